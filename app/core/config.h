@@ -1,0 +1,30 @@
+/* Configuration from environment variables (docs/OPERATIONS.md lists them).
+ * Read once at start-up; the supervisor re-reads it on SIGHUP by re-exec. */
+#ifndef CRM_CONFIG_H
+#define CRM_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+	const char *database_url;
+	const char *admin_database_url;
+	const char *redis_url;
+	const char *socket_path;
+	const char *export_dir;
+	const char *log_level;
+	const char *version;
+	int workers;
+	int login_fails_per_email;
+	int login_fails_per_ip;
+	int signups_per_ip;
+	unsigned char jwt_key[256];
+	size_t jwt_key_len;	/* 0 when no key file was configured */
+};
+
+extern struct config config;
+
+/* Fills `config` from the environment. With need_jwt_key, a missing or short
+ * key file is fatal (returns -1 after logging why). */
+int config_load(int need_jwt_key);
+
+#endif

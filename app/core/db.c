@@ -1,0 +1,398 @@
+/* PostgreSQL access; see db.h for the contract. */
+#include "db.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "module.h"
+
+#define BATCH_MAX 12
+
+int db_tenant_schema_version;
+
+static PGconn *conn;
+static unsigned conn_generation;	/* bumped on each new connection */
+static const char *conninfo = "dbname=crm";
+static int statement_count;
+
+static struct db_stmt stmt_begin = DB_STMT("BEGIN", 0);
+static struct db_stmt stmt_commit = DB_STMT("COMMIT", 0);
+static struct db_stmt stmt_rollback = DB_STMT("ROLLBACK", 0);
+/* Checks the tenant is active and its schema current, then SET LOCAL ROLE
+ * and search_path (sql/platform/001_init.sql). */
+static struct db_stmt stmt_enter =
+    DB_STMT("SELECT public.crm_enter_tenant($1::bigint, $2::int, true)", 2);
+static struct db_stmt stmt_switch =
+    DB_STMT("SELECT public.crm_enter_tenant($1::bigint, 0, false)", 1);
+static struct db_stmt stmt_leave = DB_STMT(
+    "SELECT set_config('role', 'none', true), "
+    "set_config('search_path', 'public', true)", 0);
+static struct db_stmt stmt_require =
+    DB_STMT("SELECT require_permission($1, $2)", 2);
+static struct db_stmt stmt_ping = DB_STMT("SELECT 1", 0);
+
+/* One message of a pipelined batch: prepare a statement, or run it. */
+struct op {
+	struct db_stmt *st;
+	const char *const *params;
+	bool prepare;
+	bool keep;	/* the caller wants this result */
+};
+
+struct batch {
+	struct op ops[BATCH_MAX];
+	int n;
+};
+
+void
+db_set_conninfo(const char *s)
+{
+	conninfo = s;
+	db_disconnect();
+}
+
+void
+db_disconnect(void)
+{
+	if (conn != NULL)
+		PQfinish(conn);
+	conn = NULL;
+}
+
+/* While idle the server sends nothing; readable means it closed on us. */
+static bool
+connection_lost(void)
+{
+	if (PQstatus(conn) != CONNECTION_OK)
+		return true;
+	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+	if (poll(&p, 1, 0) > 0 &&
+	    (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK))
+		return true;
+	return false;
+}
+
+static int
+connect_now(struct err *e)
+{
+	static const char *const keys[] = {"connect_timeout", "application_name",
+	    "dbname", NULL};
+	const char *values[] = {"3", "crm", conninfo, NULL};
+
+	db_disconnect();
+	conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_warn("database connection failed: %s", PQerrorMessage(conn));
+		db_disconnect();
+		return err_set(e, ERR_DB_UNAVAILABLE, NULL);
+	}
+	conn_generation++;
+	return 0;
+}
+
+static int
+ensure_connection(struct err *e)
+{
+	if (conn != NULL && !connection_lost())
+		return 0;
+	return connect_now(e);
+}
+
+static void
+add_op(struct batch *b, struct db_stmt *st, const char *const *params, bool keep)
+{
+	if (st->prepared_on != conn_generation)
+		b->ops[b->n++] = (struct op){.st = st, .prepare = true};
+	b->ops[b->n++] = (struct op){.st = st, .params = params, .keep = keep};
+}
+
+static void
+add_preamble(struct req *r, struct batch *b)
+{
+	add_op(b, &stmt_begin, NULL, false);
+	if (r->tx_tenant <= 0)
+		return;
+	const char **enter = arena_alloc(r->arena, 2 * sizeof(*enter));
+	enter[0] = req_i64(r, r->tx_tenant);
+	enter[1] = req_i64(r, db_tenant_schema_version);
+	add_op(b, &stmt_enter, enter, false);
+	if (r->route != NULL && r->route->permission != NULL) {
+		const char **req = arena_alloc(r->arena, 2 * sizeof(*req));
+		req[0] = r->id.role != NULL ? r->id.role : "";
+		req[1] = r->route->permission;
+		add_op(b, &stmt_require, req, false);
+	}
+}
+
+static int
+send_op(struct op *o)
+{
+	char name[16];
+
+	if (o->st->id == 0)
+		o->st->id = ++statement_count;
+	snprintf(name, sizeof(name), "s%d", o->st->id);
+	if (o->prepare)
+		return PQsendPrepare(conn, name, o->st->sql, o->st->nparams, NULL);
+	return PQsendQueryPrepared(conn, name, o->st->nparams, o->params, NULL,
+	    NULL, 0);
+}
+
+static bool
+sqlstate_is(const char *state, const char *prefix)
+{
+	return state != NULL && strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
+/* Maps a failed result to r->err; the one place SQLSTATEs become codes. */
+static void
+fail_from_result(struct req *r, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	r->db_constraint = constraint != NULL ?
+	    arena_strdup(r->arena, constraint) : NULL;
+	if (sqlstate_is(state, "CRM01"))
+		err_set(&r->err, ERR_TENANT_SUSPENDED, NULL);
+	else if (sqlstate_is(state, "CRM02"))
+		err_set(&r->err, ERR_TENANT_MIGRATING, NULL);
+	else if (sqlstate_is(state, "CRM03"))
+		err_set(&r->err, ERR_FORBIDDEN, NULL);
+	else if (sqlstate_is(state, "CRM04"))
+		err_set(&r->err, ERR_UNAUTHORIZED, "This workspace no longer exists.");
+	else if (sqlstate_is(state, "23505"))
+		err_set(&r->err, ERR_CONFLICT, NULL);
+	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01"))
+		err_set(&r->err, ERR_CONFLICT, "A concurrent change won; try again.");
+	else if (sqlstate_is(state, "08") || sqlstate_is(state, "57P"))
+		err_set(&r->err, ERR_DB_UNAVAILABLE, NULL);
+	else {
+		err_set(&r->err, ERR_INTERNAL, NULL);
+		log_error("SQL failed: %s %s", state != NULL ? state : "?",
+		    primary != NULL ? primary : PQresultErrorMessage(res));
+	}
+}
+
+static void
+drop_connection(struct req *r)
+{
+	log_warn("database connection lost: %s", conn != NULL ?
+	    PQerrorMessage(conn) : "not connected");
+	db_disconnect();
+	r->tx = TX_NONE;
+	err_set(&r->err, ERR_DB_UNAVAILABLE, NULL);
+}
+
+/* Sends the batch in one round trip and reads every result. Returns the
+ * result of the op marked keep, or NULL with r->err set. */
+static PGresult *
+run_batch(struct req *r, struct batch *b)
+{
+	PGresult *kept = NULL;
+	bool failed = false;
+
+	if (PQenterPipelineMode(conn) != 1)
+		goto lost;
+	for (int i = 0; i < b->n; i++)
+		if (send_op(&b->ops[i]) != 1)
+			goto lost;
+	if (PQpipelineSync(conn) != 1)
+		goto lost;
+	for (int i = 0; i < b->n; i++) {
+		PGresult *res = PQgetResult(conn);
+
+		if (res == NULL || PQstatus(conn) != CONNECTION_OK) {
+			PQclear(res);
+			goto lost;
+		}
+		ExecStatusType status = PQresultStatus(res);
+		if (status == PGRES_FATAL_ERROR && !failed) {
+			failed = true;
+			fail_from_result(r, res);
+		} else if (status == PGRES_COMMAND_OK && b->ops[i].prepare) {
+			b->ops[i].st->prepared_on = conn_generation;
+		}
+		if (b->ops[i].keep && !failed) {
+			kept = res;
+			arena_cleanup(r->arena, (void (*)(void *))PQclear, res);
+		} else {
+			PQclear(res);
+		}
+		PQclear(PQgetResult(conn));	/* the NULL that ends each query */
+	}
+	PGresult *sync = PQgetResult(conn);
+	bool synced = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	if (!synced || PQexitPipelineMode(conn) != 1)
+		goto lost;
+	if (failed) {
+		if (r->err.code == ERR_DB_UNAVAILABLE)
+			goto lost;
+		return NULL;
+	}
+	return kept;
+lost:
+	drop_connection(r);
+	return NULL;
+}
+
+void
+db_begin(struct req *r, int64_t tenant_id)
+{
+	if (r->tx != TX_NONE)
+		return;
+	r->tx = TX_PENDING;
+	r->tx_tenant = tenant_id;
+}
+
+/* Runs the batch built by fill() after the preamble a pending transaction
+ * still owes, and moves r->tx along. */
+static PGresult *
+exec_in_tx(struct req *r, struct db_stmt *st, const char *const *params,
+    bool keep, bool commit)
+{
+	struct batch b = {.n = 0};
+
+	if (r->tx == TX_FAILED)
+		return NULL;
+	if (r->tx == TX_NONE)
+		db_begin(r, 0);
+	if (r->tx == TX_PENDING && ensure_connection(&r->err) != 0) {
+		r->tx = TX_NONE;
+		return NULL;
+	}
+	if (r->tx == TX_PENDING)
+		add_preamble(r, &b);
+	if (st != NULL)
+		add_op(&b, st, params, keep);
+	if (commit)
+		add_op(&b, &stmt_commit, NULL, false);
+	PGresult *res = run_batch(r, &b);
+	if (r->err.code != ERR_NONE)
+		r->tx = conn == NULL ? TX_NONE : TX_FAILED;
+	else
+		r->tx = commit ? TX_NONE : TX_OPEN;
+	return res;
+}
+
+PGresult *
+db_exec(struct req *r, struct db_stmt *st, unsigned flags,
+    const char *const *params)
+{
+	PGresult *res = exec_in_tx(r, st, params, true, flags & DB_COMMIT);
+
+	return r->err.code == ERR_NONE ? res : NULL;
+}
+
+const char *
+db_value(struct req *r, struct db_stmt *st, unsigned flags,
+    const char *const *params)
+{
+	PGresult *res = db_exec(r, st, flags, params);
+
+	if (res == NULL)
+		return NULL;
+	if (PQntuples(res) == 0 || PQnfields(res) == 0 || PQgetisnull(res, 0, 0)) {
+		err_set(&r->err, ERR_NOT_FOUND, NULL);
+		return NULL;
+	}
+	return PQgetvalue(res, 0, 0);
+}
+
+int
+db_switch_tenant(struct req *r, int64_t tenant_id)
+{
+	if (tenant_id > 0)
+		exec_in_tx(r, &stmt_switch, (const char *const[]){
+		    req_i64(r, tenant_id), NULL}, false, false);
+	else
+		exec_in_tx(r, &stmt_leave, NULL, false, false);
+	return r->err.code == ERR_NONE ? 0 : -1;
+}
+
+int
+db_script(struct req *r, const char *sql)
+{
+	if (r->tx != TX_OPEN)
+		exec_in_tx(r, NULL, NULL, false, false);
+	if (r->err.code != ERR_NONE)
+		return -1;
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType status = PQresultStatus(res);
+	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+		if (PQstatus(conn) != CONNECTION_OK)
+			drop_connection(r);
+		else {
+			fail_from_result(r, res);
+			r->tx = TX_FAILED;
+		}
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+db_commit(struct req *r)
+{
+	switch (r->tx) {
+	case TX_NONE:
+		return 0;
+	case TX_FAILED:
+		db_rollback(r);
+		return -1;
+	case TX_PENDING:
+		if (r->tx_tenant <= 0) {	/* nothing was sent, nothing to check */
+			r->tx = TX_NONE;
+			return 0;
+		}
+		/* the tenant context and permission still get checked */
+		__attribute__((fallthrough));
+	case TX_OPEN:
+		exec_in_tx(r, NULL, NULL, false, true);
+		if (r->tx == TX_FAILED)
+			db_rollback(r);
+		return r->err.code == ERR_NONE ? 0 : -1;
+	}
+	return 0;
+}
+
+void
+db_rollback(struct req *r)
+{
+	if (r->tx == TX_OPEN || r->tx == TX_FAILED) {
+		struct batch b = {.n = 0};
+		struct err saved = r->err;
+
+		add_op(&b, &stmt_rollback, NULL, false);
+		r->err.code = ERR_NONE;
+		run_batch(r, &b);
+		r->err = saved;	/* the first failure is the one to report */
+	}
+	r->tx = TX_NONE;
+}
+
+bool
+db_violated(struct req *r, const char *constraint)
+{
+	return r->db_constraint != NULL && strcmp(r->db_constraint, constraint) == 0;
+}
+
+int
+db_ping(void)
+{
+	struct arena a;
+	struct req r;
+
+	arena_init(&a);
+	req_init(&r, &a);
+	db_exec(&r, &stmt_ping, DB_COMMIT, NULL);
+	int rc = r.err.code == ERR_NONE ? 0 : -1;
+	arena_free(&a);
+	return rc;
+}

@@ -1,0 +1,39 @@
+/* How a feature module declares itself to the host: a static route table.
+ * The host knows modules only through `struct module` (app/modules/modules.c). */
+#ifndef CRM_MODULE_H
+#define CRM_MODULE_H
+
+#include <stddef.h>
+
+struct req;
+
+enum route_auth {
+	AUTH_NONE,	/* anyone */
+	AUTH_TENANT,	/* a tenant access token with a live session */
+	AUTH_PLATFORM,	/* an operator access token with a live session */
+};
+
+enum route_flags {
+	ROUTE_JSON_BODY = 1 << 0,	/* the body must be a JSON object */
+	/* a tenant route whose handler works on platform tables only (global
+	 * identity): no tenant context is entered for it */
+	ROUTE_PLATFORM_DB = 1 << 1,
+};
+
+struct route {
+	const char *method;
+	const char *path;	/* segments in braces capture: /members/{id} */
+	int (*handler)(struct req *r);
+	enum route_auth auth;
+	const char *permission;	/* tenant permission key, or NULL */
+	unsigned flags;
+};
+
+struct module {
+	const char *name;
+	const struct route *routes;	/* ends with a route whose method is NULL */
+};
+
+extern const struct module *const modules[];	/* NULL-terminated */
+
+#endif
