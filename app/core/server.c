@@ -47,6 +47,7 @@ server_listen(const char *path)
 {
 	const char *inherited = getenv("CRM_LISTEN_FD");
 
+	FCGX_Init();
 	if (inherited != NULL)
 		return atoi(inherited);
 	unlink(path);
