@@ -186,10 +186,10 @@ patch_allowed(struct req *r, int64_t id, const struct member_patch *p)
 	    req_i64(r, id));
 	if (res == NULL)
 		return -1;
-	if (*PQgetvalue(res, 0, 0) != 't' || p->manager_id == id)
+	/* not a member, the member itself, or a cycle in the manager tree */
+	if (*PQgetvalue(res, 0, 0) != 't' || p->manager_id == id ||
+	    *PQgetvalue(res, 0, 1) == 't')
 		return err_field(&r->err, "manager_id", "invalid_value");
-	if (*PQgetvalue(res, 0, 1) == 't')
-		return err_field(&r->err, "manager_id", "cycle");
 	return 0;
 }
 
