@@ -2,6 +2,7 @@
  * `crm-api --routes` prints the route table ("METHOD PATH" lines). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/core/auth.h"
 #include "app/core/config.h"
@@ -36,5 +37,7 @@ main(int argc, char **argv)
 	int fd = server_listen(config.socket_path);
 	if (fd < 0)
 		return 1;
-	return server_run(fd, config.workers, dispatch_request, argv);
+	int rc = server_run(fd, config.workers, dispatch_request, argv);
+	unlink(config.socket_path);
+	return rc;
 }

@@ -2,12 +2,13 @@
 # scripts/test.sh — every test suite; what `make test` runs after building.
 #
 #   scripts/test.sh              all suites, against a fresh test stack (var/test/)
-#   scripts/test.sh unit|api|e2e one suite; api and e2e use the test stack if it runs,
+#   scripts/test.sh unit|api|faults|e2e one suite; the stack suites use the test stack if it runs,
 #                                else start it (and stop it again at the end)
 #
 # Suites, in order, each only if present:
 #   unit  every executable file in build/tests/unit (cmocka)
 #   api   node --test tests/api/       with the env of `scripts/stack.sh env test`
+#   faults node --test tests/faults/   PostgreSQL, Redis and worker failures (alone)
 #   e2e   node --test tests/e2e/       when it holds *.test.mjs files
 # After them the stack is stopped (so LeakSanitizer has spoken) and its crm-api,
 # crm-worker and crmctl logs are searched for sanitizer reports: any is 1 failure.
@@ -165,30 +166,25 @@ suite_node() {
     tally "$name" "$p" "$f"
 }
 
-has_api() { [[ -d tests/api ]] && [[ -n "$(find tests/api -type f -name '*.mjs' -o -type f -name '*.js' | head -n 1)" ]]; }
-has_e2e() { [[ -d tests/e2e ]] && [[ -n "$(find tests/e2e -type f -name '*.test.mjs' | head -n 1)" ]]; }
+has_tests() { [[ -d "$1" ]] && [[ -n "$(find "$1" -type f -name '*.test.mjs' | head -n 1)" ]]; }
 
-# The suites that need the stack. STACK_OK=0 when it did not start.
+# The node suites that need the stack, in order. faults stops and restarts
+# PostgreSQL, Redis and crm-api, so it runs after api, never beside it.
+NODE_SUITES=(api faults e2e)
+
+# STACK_OK=0 when the stack did not start.
 stack_suites() {
-    local which="$1"
-    if [[ "$which" == all || "$which" == api ]]; then
-        if ! has_api; then
-            banner "api"; say "api: no tests in tests/api (skipped)"
+    local which="$1" name
+    for name in "${NODE_SUITES[@]}"; do
+        [[ "$which" == all || "$which" == "$name" ]] || continue
+        if ! has_tests "tests/$name"; then
+            banner "$name"; say "$name: no *.test.mjs in tests/$name (skipped)"
         elif (( STACK_OK )); then
-            suite_node api tests/api
+            suite_node "$name" "tests/$name"
         else
-            could_not_run api "the test stack did not start"
+            could_not_run "$name" "the test stack did not start"
         fi
-    fi
-    if [[ "$which" == all || "$which" == e2e ]]; then
-        if ! has_e2e; then
-            banner "e2e"; say "e2e: no *.test.mjs in tests/e2e (skipped)"
-        elif (( STACK_OK )); then
-            suite_node e2e tests/e2e
-        else
-            could_not_run e2e "the test stack did not start"
-        fi
-    fi
+    done
 }
 
 # Sanitizer reports in what the stack logged since we started it.
@@ -217,8 +213,8 @@ sanitizer_check() {
 main() {
     local which="${1:-all}"
     case "$which" in
-        all|unit|api|e2e) ;;
-        *) die "usage: scripts/test.sh [unit|api|e2e]" ;;
+        all|unit|api|faults|e2e) ;;
+        *) die "usage: scripts/test.sh [unit|api|faults|e2e]" ;;
     esac
     [[ "$which" == all ]] && rm -rf "$LOGS"
     mkdir -p "$LOGS"

@@ -61,17 +61,14 @@ db_disconnect(void)
 	conn = NULL;
 }
 
-/* While idle the server sends nothing; readable means it closed on us. */
+/* An idle connection receives nothing (we never LISTEN): readable means the
+ * server is terminating it or has closed it. */
 static bool
 connection_lost(void)
 {
-	if (PQstatus(conn) != CONNECTION_OK)
-		return true;
 	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
-	if (poll(&p, 1, 0) > 0 &&
-	    (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK))
-		return true;
-	return false;
+
+	return PQstatus(conn) != CONNECTION_OK || poll(&p, 1, 0) != 0;
 }
 
 static int

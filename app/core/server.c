@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -117,8 +118,10 @@ spawn(struct pool *p, int slot, int listen_fd, server_serve_fn *serve)
 		p->pids[slot] = 0;
 		return;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* no orphans if we are killed */
 		worker_main(listen_fd, serve);
+	}
 	p->pids[slot] = pid;
 	p->started[slot] = time(NULL);
 }

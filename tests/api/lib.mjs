@@ -20,7 +20,8 @@ export const MiB = 1024 * 1024;
 /* ---------- HTTP ---------- */
 
 // One HTTP call. `body` is sent as JSON; `raw` (string or Buffer) is sent as is.
-// A body gets Content-Type application/json unless `headers` names another.
+// A body gets Content-Type application/json unless `headers` names another
+// (`'content-type': null` sends none).
 // Answers {status, headers, json, text}; json is undefined when the body is not JSON.
 export async function api(method, urlPath, { body, token, headers = {}, raw } = {}) {
   const h = { 'user-agent': USER_AGENT };
@@ -30,6 +31,8 @@ export async function api(method, urlPath, { body, token, headers = {}, raw } = 
   if (raw !== undefined) payload = raw;
   else if (body !== undefined) payload = JSON.stringify(body);
   if (payload !== undefined && !('content-type' in h)) h['content-type'] = 'application/json';
+  if (h['content-type'] === null) delete h['content-type'];
+  if (typeof payload === 'string') payload = Buffer.from(payload); // fetch adds text/plain to strings
   const res = await fetch(BASE_URL + urlPath, { method, headers: h, body: payload, redirect: 'manual' });
   const text = await res.text();
   let json;
@@ -66,6 +69,22 @@ export function assertError(res, status, code, fields) {
     if (Array.isArray(reason)) assert.ok(reason.includes(got), `fields.${name}: ${got} not in ${reason}`);
     else assert.equal(got, reason, `fields.${name} of ${show(res)}`);
   }
+}
+
+// Asserts that `obj` has every key of `keys` (answers may carry more: API.md lets
+// the contract grow) and that the listed keys have the expected values.
+export function assertFields(obj, expected, what = 'object') {
+  assert.ok(obj && typeof obj === 'object', `${what} is an object`);
+  for (const [key, value] of Object.entries(expected)) {
+    assert.ok(key in obj, `${what} has ${key}: ${JSON.stringify(obj).slice(0, 300)}`);
+    assert.deepEqual(obj[key], value, `${what}.${key}`);
+  }
+}
+
+export function assertKeys(obj, keys, what = 'object') {
+  assert.ok(obj && typeof obj === 'object', `${what} is an object`);
+  const missing = keys.filter((k) => !(k in obj));
+  assert.deepEqual(missing, [], `keys missing from ${what}: ${JSON.stringify(obj).slice(0, 300)}`);
 }
 
 export function assertTime(value, what = 'time') {
@@ -252,6 +271,7 @@ export function testBadBodies(label, { method = 'POST', path: routePath, token, 
     ['JSON nested 100 deep', { raw: deepJson(100, body) }, 400, 'invalid_json'],
     ['a body over 1 MiB', { raw: JSON.stringify({ ...body, pad: 'x'.repeat(MiB) }) }, 413, 'payload_too_large'],
     ['Content-Type text/plain', { raw: JSON.stringify(body), headers: { 'content-type': 'text/plain' } }, 415, 'unsupported_media_type'],
+    ['no Content-Type', { raw: JSON.stringify(body), headers: { 'content-type': null } }, 415, 'unsupported_media_type'],
   ];
   for (const [what, opts, status, code] of cases) {
     test(`${label}: ${what} → ${status} ${code}`, async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  addMember, api, assertError, assertTokenShape, expectStatus, login, me, signup, testBadBodies, uniqueEmail,
+  addMember, api, assertError, assertTokenShape, deepJson, expectStatus, login, me, signup, testBadBodies, uniqueEmail,
 } from './lib.mjs';
 
 let alice; // owner of two companies (signs up twice with one e-mail and password)
@@ -84,6 +84,12 @@ test('brute force: after 5 failed logins the 6th is 429 with Retry-After, even w
   assertError(res, 429, 'rate_limited');
   const retryAfter = Number(res.headers.get('retry-after'));
   assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 900, `Retry-After: ${res.headers.get('retry-after')}`);
+});
+
+test('JSON nested 32 deep is still parsed (the limit is 32)', async () => {
+  const res = await api('POST', '/api/v1/auth/login', { raw: deepJson(32, { email: bob.email }) });
+  assertError(res, 422, 'validation_failed', { password: 'required' });
+  assertError(await api('POST', '/api/v1/auth/login', { raw: deepJson(33, { email: bob.email }) }), 400, 'invalid_json');
 });
 
 testBadBodies('login', { path: '/api/v1/auth/login', body: { email: 'x@example.com' } });

@@ -5,7 +5,7 @@ import { before, test } from 'node:test';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  addMember, api, assertError, assertTime, decodeJwt, expectStatus, login, me, now, operatorLogin,
+  addMember, api, assertError, assertFields, assertKeys, assertTime, decodeJwt, expectStatus, login, loginOk, me, now, operatorLogin,
   operatorToken, psql, refresh, signJwt, signup, testBadBodies, uniqueEmail, OPERATOR_EMAIL, VAR_DIR,
 } from './lib.mjs';
 
@@ -74,7 +74,7 @@ test('the tenant list finds a new tenant by its slug', async () => {
   const data = await findTenant(tenant.tenant.slug);
   assert.equal(data.length, 1);
   const [t] = data;
-  assert.deepEqual(Object.keys(t).sort(), TENANT_KEYS);
+  assertKeys(t, TENANT_KEYS, 'tenant');
   assert.equal(t.id, tenant.tenant.id);
   assert.equal(t.slug, tenant.tenant.slug);
   assert.equal(t.name, tenant.tenant.name);
@@ -98,8 +98,8 @@ test('one tenant answers with its owner', async () => {
   assert.equal(t.id, tenant.tenant.id);
   assert.equal(t.slug, tenant.tenant.slug);
   assert.equal(t.name, tenant.tenant.name);
-  assert.deepEqual(t.owner, { email: tenant.user.email, name: tenant.user.name });
-  for (const key of TENANT_KEYS) assert.ok(key in t, `${key} in the tenant`);
+  assertFields(t.owner, { email: tenant.user.email, name: tenant.user.name }, 'owner');
+  assertKeys(t, TENANT_KEYS, 'tenant');
 });
 
 test('an unknown tenant answers 404', async () => {
@@ -129,6 +129,23 @@ test('suspend: the tenant\'s tokens and logins get 403 tenant_suspended; resume 
   }
   expectStatus(await me(tenant.access_token), 200);
   expectStatus(await login(tenant.user.email, tenant.password), 200);
+});
+
+test('a logout refused on a suspended tenant ends nothing', async () => {
+  const session = await loginOk(tenant.user.email, tenant.password);
+  expectStatus(await platform('POST', `/tenants/${tenant.tenant.id}/suspend`), 200);
+  let res;
+  try {
+    res = await api('POST', '/api/v1/auth/logout', { token: session.access_token });
+  } finally {
+    expectStatus(await platform('POST', `/tenants/${tenant.tenant.id}/resume`), 200);
+  }
+  if (res.status === 204) {
+    assertError(await me(session.access_token), 401, 'unauthorized'); // logged out, as answered
+  } else {
+    assertError(res, 403, 'tenant_suspended');
+    expectStatus(await me(session.access_token), 200); // refused, so the session must live on
+  }
 });
 
 test('delete without or with a wrong confirm answers 422 and deletes nothing', async () => {
@@ -164,7 +181,7 @@ test('delete with confirm exports the tenant, ends its tokens and frees its slug
   assertError(await platform('DELETE', `/tenants/${id}?confirm=${slug}`), 404, 'not_found');
 
   const available = expectStatus(await api('GET', `/api/v1/auth/slug_available?slug=${slug}`), 200);
-  assert.deepEqual(available, { slug, available: true });
+  assertFields(available, { slug, available: true });
 });
 
 test('a deleted tenant\'s schema and role are dropped', async () => {

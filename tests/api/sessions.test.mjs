@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  addMember, api, assertError, assertTime, decodeJwt, expectStatus, login, loginOk, me, refresh, signup,
+  addMember, api, assertError, assertKeys, assertTime, decodeJwt, expectStatus, login, loginOk, me, refresh, signup,
   testBadBodies, USER_AGENT, PASSWORD,
 } from './lib.mjs';
 
@@ -29,7 +29,7 @@ test('sessions lists the caller\'s live sessions with exactly one current', asyn
   assert.equal(current.length, 1);
   assert.equal(String(current[0].id), sidOf(b));
   for (const s of list) {
-    assert.deepEqual(Object.keys(s).sort(), ['created_at', 'current', 'id', 'ip', 'last_used_at', 'user_agent']);
+    assertKeys(s, ['id', 'created_at', 'last_used_at', 'ip', 'user_agent', 'current'], 'session');
     assertTime(s.created_at, 'created_at');
     assertTime(s.last_used_at, 'last_used_at');
     assert.equal(typeof s.current, 'boolean');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  api, assertError, assertTokenShape, expectStatus, listMembers, login, me, signup, signupBody,
+  api, assertError, assertFields, assertTokenShape, expectStatus, listMembers, login, me, signup, signupBody,
   testBadBodies, unique, PASSWORD,
 } from './lib.mjs';
 
@@ -42,8 +42,8 @@ test('Chinese company and owner names come back identical', async () => {
 test('the new owner sees /me with role owner, default locale and both member permissions', async () => {
   const { body, answer } = first;
   const profile = expectStatus(await me(answer.access_token), 200);
-  assert.deepEqual(profile.user, { id: answer.user.id, email: body.email.toLowerCase(), name: body.name, locale: 'zh-CN' });
-  assert.deepEqual(profile.tenant, { id: answer.tenant.id, slug: body.slug, name: body.company, status: 'active' });
+  assertFields(profile.user, { id: answer.user.id, email: body.email.toLowerCase(), name: body.name, locale: 'zh-CN' }, 'user');
+  assertFields(profile.tenant, { id: answer.tenant.id, slug: body.slug, name: body.company, status: 'active' }, 'tenant');
   assert.equal(profile.role.key, 'owner');
   assert.equal(typeof profile.role.name, 'string');
   assert.ok(profile.permissions.includes('members.read'));
@@ -77,18 +77,18 @@ test('an existing e-mail with its password makes that user owner of a second com
 test('slug_available: a free slug is available', async () => {
   const slug = `free-${unique()}`;
   const json = expectStatus(await api('GET', `/api/v1/auth/slug_available?slug=${slug}`), 200);
-  assert.deepEqual(json, { slug, available: true });
+  assertFields(json, { slug, available: true });
 });
 
 test('slug_available: a taken slug is not available (reason taken)', async () => {
   const json = expectStatus(await api('GET', `/api/v1/auth/slug_available?slug=${first.body.slug}`), 200);
-  assert.deepEqual(json, { slug: first.body.slug, available: false, reason: 'taken' });
+  assertFields(json, { slug: first.body.slug, available: false, reason: 'taken' });
 });
 
 test('slug_available: a malformed slug is not available (reason invalid_format)', async () => {
   for (const slug of ['Bad_Slug', 'a', '-abc', 'abc-', 'x'.repeat(41)]) {
     const json = expectStatus(await api('GET', `/api/v1/auth/slug_available?slug=${slug}`), 200);
-    assert.deepEqual(json, { slug, available: false, reason: 'invalid_format' }, slug);
+    assertFields(json, { slug, available: false, reason: 'invalid_format' }, slug);
   }
 });
 
@@ -127,6 +127,12 @@ for (const [field, value, reason] of invalid) {
     assertError(res, 422, 'validation_failed', { [field]: reason });
   });
 }
+
+test('a name with a NUL character is refused, not stored cut short', async () => {
+  const res = await api('POST', SIGNUP, { body: signupBody({ name: '张伟\u0000管理员' }) });
+  assert.ok([400, 422].includes(res.status), `expected 400/422, got ${res.status} ${res.text.slice(0, 300)}`);
+  assert.ok(res.json?.error?.code, 'error shape');
+});
 
 test('sign-up with a string over 64 KiB is refused', async () => {
   const res = await api('POST', SIGNUP, { body: signupBody({ company: '长'.repeat(70 * 1024) }) });

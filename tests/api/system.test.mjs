@@ -18,7 +18,6 @@ test('health answers ok with db and redis ok', async () => {
 test('version answers the same version as health', async () => {
   const version = expectStatus(await api('GET', '/api/v1/version'), 200);
   const health = expectStatus(await api('GET', '/api/v1/health'), 200);
-  assert.deepEqual(Object.keys(version), ['version']);
   assert.equal(version.version, health.version);
 });
 

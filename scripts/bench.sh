@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — the benchmark; what `make bench` runs after building build/bin.
+#
+# Starts a fresh bench stack (var/bench/, nginx on 127.0.0.1:28080, PostgreSQL
+# port 25432), measures, prints a table and writes var/bench/latest.json, then
+# stops the stack (also on failure or interrupt; var/bench/ stays for a look).
+#
+# Cases (the names are a contract: scripts and notes quote them):
+#   nginx_return   GET /__nginx_floor — nginx `return 200`, the HTTP floor
+#   fastcgi_floor  GET /api/v1/version — crm-api without PostgreSQL or Redis
+#   me             GET /api/v1/me with a real access token: JWT check, the
+#                  session in Redis, one pipelined PostgreSQL round trip
+#   pgbench        pgbench -S -M prepared on database `pgbench` of the same
+#                  cluster, the same client count — the database floor
+#   signup         POST /api/v1/auth/signup, N in a row (one at a time)
+# The HTTP cases run wrk (loopback only) with tests/load/report.lua at the same
+# connections/threads/duration; every wrk and pgbench case runs RUNS times after
+# a short warm-up and the run with the median req/s is reported (its req/s,
+# p50 and p99). Percentiles are nearest-rank; pgbench's come from its
+# per-transaction log (-l). signup reports p50/p99 of the N latencies and
+# req/s = N / total time.
+#
+# Environment (all optional):
+#   CRM_BENCH_CONNECTIONS  wrk connections and pgbench clients (default 16)
+#   CRM_BENCH_THREADS      wrk threads and pgbench -j (default 2)
+#   CRM_BENCH_DURATION     seconds per run (default 10)
+#   CRM_BENCH_RUNS         runs per case (default 3)
+#   CRM_BENCH_WARMUP       seconds of unmeasured warm-up per case (default 2)
+#   CRM_BENCH_SIGNUPS      sign-ups of the signup case (default 50)
+#   CRM_BENCH_PGBENCH_SCALE  pgbench -i -s (default 10)
+#   CRM_BIN_DIR, CRM_WORKERS, CRM_LOG_LEVEL, …  passed to scripts/stack.sh
+# Exit status: 0, or 1 when a case could not run or saw error answers (the
+# figures are still written).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$CRM_ROOT"
+
+CONNECTIONS="${CRM_BENCH_CONNECTIONS:-16}"
+THREADS="${CRM_BENCH_THREADS:-2}"
+DURATION="${CRM_BENCH_DURATION:-10}"
+RUNS="${CRM_BENCH_RUNS:-3}"
+WARMUP="${CRM_BENCH_WARMUP:-2}"
+SIGNUPS="${CRM_BENCH_SIGNUPS:-50}"
+PGBENCH_SCALE="${CRM_BENCH_PGBENCH_SCALE:-10}"
+PG_BIN=/usr/lib/postgresql/15/bin
+STACK="$CRM_ROOT/scripts/stack.sh"
+LUA="$CRM_ROOT/tests/load/report.lua"
+BIN_DIR="${CRM_BIN_DIR:-build/bin}"
+[[ "$BIN_DIR" == /* ]] || BIN_DIR="$CRM_ROOT/$BIN_DIR"
+export CRM_BIN_DIR="$BIN_DIR"
+
+# The bench client is one address doing many sign-ups and logins: lift the
+# per-address limits of this stack only (stack.sh passes CRM_* through).
+export CRM_SIGNUPS_PER_IP=1000000
+export CRM_LOGIN_FAILS_PER_IP=1000000
+export CRM_LOGIN_FAILS_PER_EMAIL=1000000
+
+profile_init bench
+RESULTS="$VAR_DIR/latest.json"
+TMP=""
+STACK_STARTED=0
+FAILURES=0
+
+check_config() {
+    local name value
+    for name in CONNECTIONS THREADS DURATION RUNS SIGNUPS PGBENCH_SCALE; do
+        value="${!name}"
+        [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "CRM_BENCH_$name must be a positive number, not '$value'"
+    done
+    [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "CRM_BENCH_WARMUP must be a number, not '$WARMUP'"
+    (( THREADS <= CONNECTIONS )) || die "CRM_BENCH_THREADS ($THREADS) must not exceed CRM_BENCH_CONNECTIONS ($CONNECTIONS)"
+    [[ $EUID -eq 0 ]] || die "bench.sh must run as root (the stack runs PostgreSQL as the postgres user)"
+    local tool
+    for tool in wrk node curl runuser; do
+        command -v "$tool" >/dev/null || die "$tool is not installed (scripts/setup.sh installs it)"
+    done
+    [[ -x "$PG_BIN/pgbench" ]] || die "$PG_BIN/pgbench not found (package postgresql-15)"
+    [[ -x "$BIN_DIR/crmctl" ]] || die "$BIN_DIR/crmctl not found: build first (make all)"
+}
+
+on_exit() {
+    local rc=$?
+    if (( STACK_STARTED )); then
+        say ""
+        say "== stopping the bench stack (var/bench/ is kept)"
+        "$STACK" stop bench || warn "scripts/stack.sh stop bench failed"
+    fi
+    [[ -n "$TMP" ]] && rm -rf "$TMP"
+    exit "$rc"
+}
+
+fail_case() {  # CASE WHY
+    warn "$1: $2"
+    FAILURES=$(( FAILURES + 1 ))
+}
+
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+# ---------------------------------------------------------------- the stack
+
+stack_up() {
+    say "== fresh bench stack (var/bench/)"
+    "$STACK" stop bench >/dev/null 2>&1 || true
+    rm -rf "$VAR_DIR"
+    STACK_STARTED=1
+    "$STACK" start bench
+    eval "$("$STACK" env bench)"
+}
+
+# The bench tenant and its owner, created as `make run` creates the demo.
+bench_tenant() {
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$SECRETS_DIR/bench.pw")
+    "$BIN_DIR/crmctl" tenants create --slug bench --company "压测科技有限公司" \
+        --name "压测管理员" --email bench-owner@example.com \
+        --password-file "$SECRETS_DIR/bench.pw" >/dev/null ||
+        die "crmctl tenants create (the bench tenant) failed"
+}
+
+# Prints a fresh access token of the bench owner (login through the API).
+access_token() {
+    CRM_BENCH_PASSWORD="$(cat "$SECRETS_DIR/bench.pw")" node --input-type=module - "$BASE_URL" <<'JS'
+const [base] = process.argv.slice(2);
+const res = await fetch(`${base}/api/v1/auth/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ email: 'bench-owner@example.com', password: process.env.CRM_BENCH_PASSWORD }),
+});
+const text = await res.text();
+if (res.status !== 200) {
+  console.error(`login answered ${res.status}: ${text.slice(0, 300)}`);
+  process.exit(1);
+}
+process.stdout.write(JSON.parse(text).access_token);
+JS
+}
+
+# ---------------------------------------------------------------- measuring
+
+# record CASE RUN "CRM_BENCH k=v …" — one line per measured run.
+record() {
+    printf 'case=%s run=%s %s\n' "$1" "$2" "${3#CRM_BENCH }" >>"$TMP/runs.txt"
+}
+
+# kv KEY LINE — the value of KEY=… in LINE.
+kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\\2/p" <<<"$2"; }
+
+show_run() {  # CASE RUN LINE
+    local bad="" non_2xx socket
+    non_2xx="$(kv non_2xx "$3")"
+    socket="$(kv socket_errors "$3")"
+    (( non_2xx + socket == 0 )) || bad="   ($non_2xx error answers, $socket socket errors)"
+    printf '  %-14s run %d/%d: %10.1f req/s   p50 %8.3f ms   p99 %8.3f ms%s\n' "$1" "$2" "$RUNS" \
+        "$(kv rps "$3")" "$(kv p50_ms "$3")" "$(kv p99_ms "$3")" "$bad"
+}
+
+# wrk_once SECONDS URL [TOKEN] — prints the CRM_BENCH line of one wrk run.
+wrk_once() {
+    local out
+    out="$(CRM_BENCH_TOKEN="${3:-}" wrk -t "$THREADS" -c "$CONNECTIONS" -d "${1}s" \
+        -s "$LUA" "$2" 2>&1)" || { printf '%s\n' "$out" >&2; return 1; }
+    grep -m1 '^CRM_BENCH ' <<<"$out" || { printf '%s\n' "$out" >&2; return 1; }
+}
+
+# wrk_case CASE PATH [token] — warm-up, then RUNS measured runs. With `token`
+# each run logs in first (a fresh 15-minute access token per run).
+wrk_case() {
+    local name="$1" url="$BASE_URL$2" auth="${3:-}" token="" line i errors=0
+    say ""
+    say "== $name: GET $2 (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $RUNS runs)"
+    if [[ -n "$auth" ]]; then
+        token="$(access_token)" || { fail_case "$name" "could not log in"; return 0; }
+    fi
+    if (( WARMUP > 0 )); then
+        wrk_once "$WARMUP" "$url" "$token" >/dev/null || { fail_case "$name" "wrk failed"; return 0; }
+    fi
+    for (( i = 1; i <= RUNS; i++ )); do
+        if [[ -n "$auth" ]]; then
+            token="$(access_token)" || { fail_case "$name" "could not log in"; return 0; }
+        fi
+        line="$(wrk_once "$DURATION" "$url" "$token")" || { fail_case "$name" "wrk failed"; return 0; }
+        record "$name" "$i" "$line"
+        show_run "$name" "$i" "$line"
+        errors=$(( errors + $(kv non_2xx "$line") + $(kv socket_errors "$line") ))
+    done
+    (( errors == 0 )) || fail_case "$name" "$errors error answers or socket errors: the figures measure errors"
+}
+
+# nearest-rank percentiles of the numbers on stdin (one a line, any order),
+# printed as "p50 p90 p99 max count" in the unit given (divided by DIV).
+percentiles() {  # DIV
+    sort -n | awk -v div="$1" '
+        function rank(p,   k) { k = p * NR; if (k > int(k)) k = int(k) + 1; if (k < 1) k = 1; return v[k] / div }
+        { v[NR] = $1 }
+        END { if (NR == 0) { print "0 0 0 0 0"; exit }
+              printf "%.3f %.3f %.3f %.3f %d\n", rank(0.50), rank(0.90), rank(0.99), v[NR] / div, NR }'
+}
+
+pgbench_db() {
+    say ""
+    say "== pgbench: database pgbench, pgbench -i -s $PGBENCH_SCALE"
+    as_postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" \
+        -U postgres -d postgres -c 'CREATE DATABASE pgbench' >/dev/null || return 1
+    as_postgres "$PG_BIN/pgbench" -i -q -s "$PGBENCH_SCALE" -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" \
+        -U postgres pgbench >"$LOG_DIR/pgbench-init.log" 2>&1 ||
+        { tail -n 20 "$LOG_DIR/pgbench-init.log" >&2; return 1; }
+}
+
+# pgbench_once SECONDS [LOGDIR] — one pgbench -S run; with LOGDIR its
+# per-transaction log goes there. Prints pgbench's output.
+pgbench_once() {
+    local log=()
+    [[ -n "${2:-}" ]] && log=(-l "--log-prefix=$2/tx")
+    as_postgres "$PG_BIN/pgbench" -S -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$1" \
+        "${log[@]}" -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" -U postgres pgbench 2>&1
+}
+
+pgbench_case() {
+    local i dir out tps p line
+    if ! pgbench_db; then
+        fail_case pgbench "creating and initialising database pgbench failed"
+        return 0
+    fi
+    say "== pgbench: pgbench -S -M prepared -c$CONNECTIONS -j$THREADS -T$DURATION, $RUNS runs"
+    if (( WARMUP > 0 )); then
+        pgbench_once "$WARMUP" >/dev/null || { fail_case pgbench "pgbench failed"; return 0; }
+    fi
+    for (( i = 1; i <= RUNS; i++ )); do
+        dir="$TMP/pgbench-$i"
+        mkdir "$dir"
+        chown postgres:postgres "$dir"
+        out="$(pgbench_once "$DURATION" "$dir")" || { printf '%s\n' "$out" >&2; fail_case pgbench "pgbench failed"; return 0; }
+        tps="$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\).*/\1/p' <<<"$out")"
+        [[ -n "$tps" ]] || { printf '%s\n' "$out" >&2; fail_case pgbench "no tps in pgbench's output"; return 0; }
+        # per-transaction log: client_id transaction_no time(us) script_no epoch us
+        read -r -a p < <(cat "$dir"/tx.* | awk '$3 ~ /^[0-9]+$/ { print $3 }' | percentiles 1000)
+        line="CRM_BENCH requests=${p[4]} duration_s=$DURATION rps=$tps p50_ms=${p[0]} p90_ms=${p[1]} p99_ms=${p[2]} max_ms=${p[3]} non_2xx=0 socket_errors=0"
+        record pgbench "$i" "$line"
+        show_run pgbench "$i" "$line"
+        rm -rf "$dir"
+    done
+}
+
+signup_case() {
+    local line
+    say ""
+    say "== signup: $SIGNUPS x POST /api/v1/auth/signup, one at a time"
+    line="$(node --input-type=module - "$BASE_URL" "$SIGNUPS" <<'JS'
+const [base, count] = [process.argv[2], Number(process.argv[3])];
+const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
+const ms = [];
+let errors = 0;
+const t0 = performance.now();
+for (let i = 0; i < count; i++) {
+  const id = `${stamp}-${i}`;
+  const body = JSON.stringify({
+    company: `压测公司 ${id}`, slug: `b-${id}`, name: `用户 ${id}`,
+    email: `signup-${id}@example.com`, password: `bench-password-${id}`,
+  });
+  const start = performance.now();
+  const res = await fetch(`${base}/api/v1/auth/signup`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body,
+  });
+  const text = await res.text();
+  ms.push(performance.now() - start);
+  if (res.status !== 201) {
+    errors++;
+    if (errors <= 3) console.error(`signup ${i} answered ${res.status}: ${text.slice(0, 200)}`);
+  }
+}
+const seconds = (performance.now() - t0) / 1000;
+const sorted = [...ms].sort((a, b) => a - b);
+const rank = (p) => sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1];
+const f = (x) => x.toFixed(3);
+console.log(`CRM_BENCH requests=${count} duration_s=${f(seconds)} rps=${(count / seconds).toFixed(2)} ` +
+  `p50_ms=${f(rank(0.5))} p90_ms=${f(rank(0.9))} p99_ms=${f(rank(0.99))} max_ms=${f(sorted.at(-1))} ` +
+  `non_2xx=${errors} socket_errors=0`);
+JS
+)" || { fail_case signup "the sign-up client failed"; return 0; }
+    record signup 1 "$line"
+    printf '  %-14s %d sign-ups: %10.1f req/s   p50 %8.3f ms   p99 %8.3f ms\n' signup "$SIGNUPS" \
+        "$(kv rps "$line")" "$(kv p50_ms "$line")" "$(kv p99_ms "$line")"
+    (( $(kv non_2xx "$line") == 0 )) || fail_case signup "$(kv non_2xx "$line") sign-ups did not answer 201"
+}
+
+# ---------------------------------------------------------------- the report
+
+# Picks each case's median run, prints the table and writes latest.json.
+report() {
+    say ""
+    node - "$TMP/runs.txt" "$RESULTS" <<JS
+const fs = require('node:fs');
+const [runsFile, out] = process.argv.slice(2);
+const order = ['nginx_return', 'fastcgi_floor', 'me', 'pgbench', 'signup'];
+const byCase = {};
+for (const line of fs.readFileSync(runsFile, 'utf8').split('\n').filter(Boolean)) {
+  const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=')));
+  const num = (k) => Number(kv[k]);
+  (byCase[kv.case] ||= []).push({
+    run: num('run'), rps: num('rps'), p50_ms: num('p50_ms'), p90_ms: num('p90_ms'),
+    p99_ms: num('p99_ms'), max_ms: num('max_ms'), requests: num('requests'),
+    errors: num('non_2xx') + num('socket_errors'),
+  });
+}
+const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
+const cases = {};
+for (const name of order) {
+  const runs = byCase[name];
+  if (!runs) continue;
+  const median = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)];
+  cases[name] = {
+    rps: round(median.rps, 1), p50_ms: round(median.p50_ms, 3), p99_ms: round(median.p99_ms, 3),
+    median_run: median.run, errors: runs.reduce((n, r) => n + r.errors, 0),
+    runs: runs.map((r) => ({ rps: round(r.rps, 1), p50_ms: r.p50_ms, p99_ms: r.p99_ms, requests: r.requests })),
+  };
+}
+const ratio = (a, b) => (cases[a] && cases[b] && cases[b].rps > 0 ? round(cases[a].rps / cases[b].rps, 3) : null);
+const doc = {
+  cases,
+  ratios: { me_over_fastcgi_floor: ratio('me', 'fastcgi_floor'), me_over_pgbench: ratio('me', 'pgbench') },
+  config: {
+    connections: $CONNECTIONS, threads: $THREADS, duration: $DURATION, runs: $RUNS,
+    warmup: $WARMUP, signups: $SIGNUPS, pgbench_scale: $PGBENCH_SCALE,
+    crm_workers: Number(process.env.CRM_WORKERS || 8), cpus: require('node:os').availableParallelism(),
+  },
+  measured_at: new Date().toISOString(),
+};
+fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+const pad = (s, n) => String(s).padStart(n);
+console.log('case              req/s    p50 ms    p99 ms');
+for (const [name, c] of Object.entries(cases))
+  console.log(name.padEnd(14) + pad(c.rps.toFixed(1), 10) + pad(c.p50_ms.toFixed(2), 10) + pad(c.p99_ms.toFixed(2), 10)
+    + (c.errors ? '   (' + c.errors + ' errors)' : ''));
+const show = (x) => (x === null ? 'n/a' : x.toFixed(3));
+console.log('');
+console.log('me/fastcgi_floor = ' + show(doc.ratios.me_over_fastcgi_floor) + '   (target >= 0.40)');
+console.log('me/pgbench       = ' + show(doc.ratios.me_over_pgbench) + '   (target >= 0.25)');
+if (cases.signup) console.log('signup p50       = ' + cases.signup.p50_ms.toFixed(1) + ' ms   (target <= 300 ms)');
+console.log('');
+console.log('written to ' + out);
+JS
+}
+
+main() {
+    [[ $# -eq 0 ]] || die "usage: scripts/bench.sh (settings by environment, see the header)"
+    check_config
+    trap on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    TMP="$(mktemp -d /tmp/crm-bench.XXXXXX)"
+    chmod 711 "$TMP"    # the postgres user writes pgbench's logs below it
+    : >"$TMP/runs.txt"
+
+    stack_up
+    bench_tenant
+    say "bench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s x $RUNS runs per case" \
+        "(${WARMUP}s warm-up), $(nproc) CPUs, ${CRM_WORKERS:-8} crm-api workers"
+
+    wrk_case nginx_return /__nginx_floor
+    wrk_case fastcgi_floor /api/v1/version
+    wrk_case me /api/v1/me token
+    pgbench_case
+    signup_case
+
+    report
+    if (( FAILURES > 0 )); then
+        warn "$FAILURES case(s) failed or saw errors: see above"
+        return 1
+    fi
+}
+
+main "$@"
