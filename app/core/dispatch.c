@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "idempotency.h"
 #include "json.h"
 #include "log.h"
 #include "module.h"
@@ -54,6 +55,7 @@ read_params(struct req *r, FCGX_Request *fr)
 	r->client_ip = param(fr, "REMOTE_ADDR");
 	r->user_agent = param(fr, "HTTP_USER_AGENT");
 	r->authorization = param(fr, "HTTP_AUTHORIZATION");
+	r->idempotency_header = param(fr, "HTTP_IDEMPOTENCY_KEY");
 	if (r->method == NULL)
 		r->method = "GET";
 	if (r->path == NULL)
@@ -125,6 +127,14 @@ handle(struct req *r)
 		return req_fail_with(r, ERR_BAD_REQUEST, "The URL is too long.");
 	if (router_match(r, modules) != 0 || authenticate(r) != 0 || read_body(r) != 0)
 		return req_fail(r);
+	/* Idempotency-Key is honoured for callers we know, so that an answer
+	 * is never replayed to anyone else. */
+	if (r->idempotency_header != NULL && strcmp(r->method, "POST") == 0 &&
+	    r->id.kind != ID_NONE) {
+		int claimed = idempotency_begin(r, r->idempotency_header);
+		if (claimed != 0)
+			return claimed > 0 ? 0 : req_fail(r);
+	}
 	if (r->route->auth == AUTH_TENANT && !(r->route->flags & ROUTE_PLATFORM_DB))
 		db_begin(r, r->id.tenant_id);
 	return r->route->handler(r);
@@ -156,6 +166,7 @@ dispatch_request(FCGX_Request *fr, struct arena *a)
 		req_fail_with(&r, ERR_INTERNAL, NULL);
 	}
 	db_rollback(&r);	/* a no-op unless a handler left a transaction open */
+	idempotency_end(&r);
 	if (r.status >= 500)
 		log_error("%s %s %d %.2fms %s", r.method, r.path, r.status,
 		    ms_since(&t0), err_name(r.err.code));

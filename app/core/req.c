@@ -146,6 +146,7 @@ write_response(struct req *r, int status, const char *body)
 
 	r->status = status;
 	r->responded = true;
+	r->response_body = body;
 	if (r->fcgi == NULL)
 		return 0;
 	int n = snprintf(head, sizeof(head),
@@ -211,6 +212,12 @@ req_json(struct req *r, int status, const char *json)
 	if (db_commit(r) != 0)
 		return req_fail(r);
 	return write_response(r, status, json);
+}
+
+int
+req_replay(struct req *r, int status, const char *body)
+{
+	return write_response(r, status, status == 204 ? NULL : body);
 }
 
 int

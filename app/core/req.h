@@ -41,6 +41,7 @@ struct req {
 	/* request */
 	const char *method, *path, *query, *content_type;
 	const char *request_id, *client_ip, *user_agent, *authorization;
+	const char *idempotency_header;	/* Idempotency-Key, or NULL */
 	const char *body;
 	size_t body_len;
 	struct cJSON *json;	/* the parsed body on ROUTE_JSON_BODY routes */
@@ -57,6 +58,8 @@ struct req {
 	/* response */
 	int status;
 	bool responded;
+	const char *response_body;	/* what was answered, for idempotent replays */
+	const char *idempotency_key;	/* Redis key claimed for this request */
 	struct buf headers;	/* extra response headers, "Name: value\r\n" each */
 	struct err err;
 };
@@ -76,6 +79,8 @@ void req_header(struct req *r, const char *name, const char *value);
 /* Writes a JSON answer. Returns 0. */
 int req_json(struct req *r, int status, const char *json);
 int req_no_content(struct req *r);
+/* Answers a stored status and body as they are (idempotent replays). */
+int req_replay(struct req *r, int status, const char *body);
 /* Writes r->err in the error shape. Returns 0 (the request is answered). */
 int req_fail(struct req *r);
 /* err_set on r->err, then req_fail. */

@@ -218,6 +218,12 @@ overlong_three_byte_utf8_is_rejected(void **state)
 }
 
 static void
+overlong_four_byte_utf8_is_rejected(void **state)
+{
+	assert_rejected(state, "{\"a\":\"\xf0\x80\x80\xaf\"}");	/* '/' in 4 bytes */
+}
+
+static void
 utf8_encoded_surrogate_is_rejected(void **state)
 {
 	assert_rejected(state, "{\"a\":\"\xed\xa0\x80\"}");	/* U+D800 */
@@ -750,6 +756,7 @@ main(void)
 		FIXTURE_TEST(invalid_utf8_in_a_string_is_rejected),
 		FIXTURE_TEST(invalid_utf8_in_a_key_is_rejected),
 		FIXTURE_TEST(overlong_three_byte_utf8_is_rejected),
+		FIXTURE_TEST(overlong_four_byte_utf8_is_rejected),
 		FIXTURE_TEST(utf8_encoded_surrogate_is_rejected),
 		FIXTURE_TEST(utf8_above_u10ffff_is_rejected),
 		FIXTURE_TEST(lone_surrogate_escape_is_rejected),
