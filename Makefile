@@ -15,7 +15,7 @@ OBJ      := $(patsubst %.c,build/obj/%.o,$(patsubst build/%,%,$(CORE)))
 ASAN_OBJ := $(patsubst build/obj/%,build/asan/obj/%,$(OBJ))
 PROGRAMS := crm-api crm-worker crmctl
 EMBEDDED := $(wildcard sql/platform/*.sql sql/tenant/*.sql tenants/templates/*.json) docs/openapi.json
-HEADERS  := $(wildcard app/core/*.h app/modules/*/*.h tenants/*.h)
+HEADERS  := $(wildcard app/core/*.h app/modules/*/*.h tenants/*.h tests/unit/*.h)
 UNIT     := $(patsubst tests/unit/%.c,build/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
 # keep objects: they are reused by every program
@@ -88,7 +88,7 @@ bench: setup
 	scripts/bench.sh
 
 fmt:
-	clang-format -i app/*.c app/core/*.[ch] app/modules/*/*.[ch] tenants/*.[ch] tests/unit/*.c
+	clang-format -i app/*.c app/core/*.[ch] app/modules/*.c app/modules/*/*.[ch] tenants/*.[ch] tests/unit/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -167,6 +167,11 @@ fail_from_result(struct req *r, const PGresult *res)
 		err_set(&r->err, ERR_CONFLICT, "A concurrent change won; try again.");
 	else if (sqlstate_is(state, "08") || sqlstate_is(state, "57P"))
 		err_set(&r->err, ERR_DB_UNAVAILABLE, NULL);
+	else if (sqlstate_is(state, "22")) {
+		/* Input validation should have caught it: answer 400, log to mend. */
+		err_set(&r->err, ERR_BAD_REQUEST, NULL);
+		log_warn("SQL data exception: %s %s", state, primary != NULL ? primary : "");
+	}
 	else {
 		err_set(&r->err, ERR_INTERNAL, NULL);
 		log_error("SQL failed: %s %s", state != NULL ? state : "?",

@@ -125,6 +125,8 @@ handle(struct req *r)
 {
 	if (strlen(r->path) > MAX_PATH || strlen(r->query) > MAX_QUERY)
 		return req_fail_with(r, ERR_BAD_REQUEST, "The URL is too long.");
+	if (!req_query_valid(r))
+		return req_fail_with(r, ERR_BAD_REQUEST, "The query string is not valid UTF-8.");
 	if (router_match(r, modules) != 0 || authenticate(r) != 0 || read_body(r) != 0)
 		return req_fail(r);
 	/* Idempotency-Key is honoured for callers we know, so that an answer

@@ -10,6 +10,35 @@ free_json(void *p)
 	cJSON_Delete(p);
 }
 
+/* The length of the UTF-8 sequence starting with lead byte c, and the range
+ * its second byte must fall in (which excludes overlong forms, surrogates
+ * and code points above U+10FFFF); 0 for a byte that cannot lead. */
+static int
+utf8_sequence(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+	*lo = 0x80;
+	*hi = 0xBF;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return 2;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (c == 0xE0)
+			*lo = 0xA0;
+		else if (c == 0xED)
+			*hi = 0x9F;
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (c == 0xF0)
+			*lo = 0x90;
+		else if (c == 0xF4)
+			*hi = 0x8F;
+		return 4;
+	}
+	return 0;
+}
+
 size_t
 utf8_length(const char *s)
 {
@@ -17,33 +46,25 @@ utf8_length(const char *s)
 	size_t n = 0;
 
 	while (*p) {
-		int extra;
+		unsigned char lo, hi;
+		int len = utf8_sequence(*p, &lo, &hi);
 
-		if (*p < 0x80)
-			extra = 0;
-		else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
-			extra = 1;
-		else if ((*p & 0xF0) == 0xE0)
-			extra = 2;
-		else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
-			extra = 3;
-		else
+		if (len == 0 || (len > 1 && (p[1] < lo || p[1] > hi)))
 			return (size_t)-1;
-		p++;
-		for (int i = 0; i < extra; i++, p++)
-			if ((*p & 0xC0) != 0x80)
+		for (int i = 2; i < len; i++)
+			if ((p[i] & 0xC0) != 0x80)
 				return (size_t)-1;
+		p += len;
 		n++;
 	}
 	return n;
 }
 
-/* Walks the parsed tree: depth, string sizes and UTF-8. */
+/* Walks a list of members at the given depth: containers deeper than the
+ * limit, oversized strings and keys, and invalid UTF-8 are refused. */
 static bool
 within_limits(const cJSON *item, int depth)
 {
-	if (depth > JSON_MAX_DEPTH)
-		return false;
 	for (; item != NULL; item = item->next) {
 		if (item->string != NULL && (strlen(item->string) > 256 ||
 		    utf8_length(item->string) == (size_t)-1))
@@ -51,7 +72,8 @@ within_limits(const cJSON *item, int depth)
 		if (cJSON_IsString(item) && (strlen(item->valuestring) > JSON_MAX_STRING ||
 		    utf8_length(item->valuestring) == (size_t)-1))
 			return false;
-		if (item->child != NULL && !within_limits(item->child, depth + 1))
+		if ((cJSON_IsArray(item) || cJSON_IsObject(item)) &&
+		    (depth > JSON_MAX_DEPTH || !within_limits(item->child, depth + 1)))
 			return false;
 	}
 	return true;
@@ -91,7 +113,7 @@ member(struct req *r, const cJSON *obj, const char *key, enum json_need need)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-	if (item == NULL || (cJSON_IsNull(item) && need == JSON_OPTIONAL)) {
+	if (item == NULL || cJSON_IsNull(item)) {
 		if (need == JSON_REQUIRED)
 			err_field(&r->err, key, "required");
 		return NULL;

@@ -22,8 +22,8 @@ cJSON *json_parse_object(struct arena *a, struct err *e, const char *text,
 enum json_need { JSON_OPTIONAL, JSON_REQUIRED };
 
 /* A string member of obj of min..max characters (code points), trimmed of
- * surrounding white space. Absent (or null when optional): returns NULL and
- * records `required` when needed. Wrong type or length: records the reason
+ * surrounding white space. Absent or null: returns NULL and records
+ * `required` when needed. Wrong type or length: records the reason
  * and returns NULL. */
 const char *json_get_str(struct req *r, const cJSON *obj, const char *key,
     enum json_need need, int min, int max);

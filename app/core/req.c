@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "json.h"
 #include "log.h"
 
 void
@@ -63,8 +64,9 @@ hex_value(char c)
 	return -1;
 }
 
+/* Decodes %XX and '+'; *len receives the decoded length (it may hold NUL). */
 static char *
-url_decode(struct arena *a, const char *s, size_t n)
+url_decode_len(struct arena *a, const char *s, size_t n, size_t *len)
 {
 	char *out = arena_alloc(a, n + 1), *o = out;
 
@@ -80,7 +82,32 @@ url_decode(struct arena *a, const char *s, size_t n)
 		}
 	}
 	*o = '\0';
+	*len = (size_t)(o - out);
 	return out;
+}
+
+static char *
+url_decode(struct arena *a, const char *s, size_t n)
+{
+	size_t len;
+
+	return url_decode_len(a, s, n, &len);
+}
+
+bool
+req_query_valid(struct req *r)
+{
+	for (const char *p = r->query; *p != '\0';) {
+		size_t len = strcspn(p, "&"), decoded_len;
+		char *pair = url_decode_len(r->arena, p, len, &decoded_len);
+
+		if (strlen(pair) != decoded_len || utf8_length(pair) == (size_t)-1)
+			return false;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return true;
 }
 
 const char *
@@ -141,24 +168,23 @@ status_text(int status)
 static int
 write_response(struct req *r, int status, const char *body)
 {
-	char head[512];
 	size_t body_len = body != NULL ? strlen(body) : 0;
+	struct buf head;
 
 	r->status = status;
 	r->responded = true;
 	r->response_body = body;
 	if (r->fcgi == NULL)
 		return 0;
-	int n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n",
+	buf_init(&head, r->arena);
+	buf_addf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n",
 	    status, status_text(status), r->request_id != NULL ? r->request_id : "-");
 	if (body != NULL)
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-		    "Content-Type: application/json; charset=utf-8\r\n"
+		buf_addf(&head, "Content-Type: application/json; charset=utf-8\r\n"
 		    "Content-Length: %zu\r\n", body_len);
-	FCGX_PutStr(head, n, r->fcgi->out);
-	FCGX_PutStr(r->headers.data, (int)r->headers.len, r->fcgi->out);
-	FCGX_PutStr("\r\n", 2, r->fcgi->out);
+	buf_add(&head, r->headers.data, r->headers.len);
+	buf_add(&head, "\r\n", 2);
+	FCGX_PutStr(head.data, (int)head.len, r->fcgi->out);
 	if (body_len > 0)
 		FCGX_PutStr(body, (int)body_len, r->fcgi->out);
 	return 0;

@@ -71,6 +71,9 @@ void req_init(struct req *r, struct arena *a);
 const char *req_param(struct req *r, const char *name);
 /* A path parameter that must be a positive integer: 404 otherwise. */
 int req_param_id_or_fail(struct req *r, const char *name, int64_t *out);
+/* True when every decoded query-string key and value is UTF-8 without NUL
+ * (the dispatcher refuses other query strings with 400). */
+bool req_query_valid(struct req *r);
 /* Query-string parameter by name, URL-decoded; NULL when absent. */
 const char *req_query(struct req *r, const char *name);
 

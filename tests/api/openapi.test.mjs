@@ -74,8 +74,12 @@ test('every route of crm-api --routes is in openapi.json, and nothing else', () 
   assert.equal(routed.size, table.length, `the route table has duplicates: ${table}`);
   const missing = table.filter((r) => !documented.has(r));
   const extra = [...documented].filter((o) => !routed.has(o));
-  assert.deepEqual(missing, [], `routes missing from docs/openapi.json: ${missing.join(', ')}`);
-  assert.deepEqual(extra, [], `docs/openapi.json names operations that are not routes: ${extra.join(', ')}`);
+  assert.deepEqual(
+    { missing, extra },
+    { missing: [], extra: [] },
+    `routes missing from docs/openapi.json: [${missing.join(', ')}]; ` +
+      `operations in docs/openapi.json that are not routes: [${extra.join(', ')}]`,
+  );
 });
 
 test('every operation has a 2xx answer and a 4xx/5xx answer in the Error shape', () => {

@@ -171,6 +171,7 @@ test('delete with confirm exports the tenant, ends its tokens and frees its slug
   JSON.parse(text); // the export is JSON
   assert.ok(text.includes(member.email), 'the export holds the member\'s e-mail');
   assert.ok(text.includes(doomed.user.email), 'the export holds the owner\'s e-mail');
+  assert.ok(!/\$argon2/.test(text), 'the export holds no password hash');
 
   assertError(await me(doomed.access_token), 401, 'unauthorized');
   assertError(await me(member.access_token), 401, 'unauthorized');

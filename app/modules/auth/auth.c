@@ -141,8 +141,6 @@ auth_slug_available(struct req *r)
 		err_field(&r->err, "slug", "required");
 		return req_fail(r);
 	}
-	if (strlen(slug) > 64)
-		slug = arena_strndup(r->arena, slug, 64);
 	buf_init(&b, r->arena);
 	buf_adds(&b, "{\"slug\":");
 	buf_add_json_str(&b, slug);
