@@ -364,6 +364,12 @@ db_commit(struct req *r)
 	return 0;
 }
 
+int
+db_check_tenant(struct req *r)
+{
+	return db_commit(r);
+}
+
 void
 db_rollback(struct req *r)
 {

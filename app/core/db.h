@@ -68,6 +68,11 @@ int db_switch_tenant(struct req *r, int64_t tenant_id);
 /* Runs a multi-statement SQL script in the open transaction. */
 int db_script(struct req *r, const char *sql);
 
+/* Checks now that the tenant is active and the route's permission holds, for
+ * handlers whose work is outside PostgreSQL (sessions in Redis), and ends the
+ * transaction. */
+int db_check_tenant(struct req *r);
+
 /* Ends the transaction: COMMIT when it is healthy (a failed commit fills
  * r->err and returns -1), ROLLBACK otherwise. No-op without a transaction. */
 int db_commit(struct req *r);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 free_json(void *p)
@@ -79,10 +80,32 @@ within_limits(const cJSON *item, int depth)
 	return true;
 }
 
+/* A \u0000 escape would end the C string cJSON hands us: such text is
+ * refused rather than stored cut short. */
+static bool
+has_nul_escape(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		if (text[i] != '\\' || strncasecmp(text + i + 1, "u0000", 5) != 0)
+			continue;
+		size_t backslashes = 1;	/* an odd run makes this one an escape */
+		while (backslashes <= i && text[i - backslashes] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 1)
+			return true;
+	}
+	return false;
+}
+
 cJSON *
 json_parse_object(struct arena *a, struct err *e, const char *text, size_t len)
 {
 	const char *end = NULL;
+
+	if (has_nul_escape(text, len)) {
+		err_set(e, ERR_INVALID_JSON, "Text may not contain the NUL character.");
+		return NULL;
+	}
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 
 	if (root == NULL) {

@@ -229,7 +229,8 @@ auth_refresh(struct req *r)
 static int
 auth_logout(struct req *r)
 {
-	if (session_end(r, r->id.tenant_id, r->id.user_id, r->id.session_id) != 0)
+	if (db_check_tenant(r) != 0 ||
+	    session_end(r, r->id.tenant_id, r->id.user_id, r->id.session_id) != 0)
 		return req_fail(r);
 	return req_no_content(r);
 }
@@ -238,9 +239,10 @@ auth_logout(struct req *r)
 static int
 auth_sessions(struct req *r)
 {
+	if (db_check_tenant(r) != 0)
+		return req_fail(r);
 	const char *json = session_list_json(r, r->id.tenant_id, r->id.user_id,
 	    r->id.session_id);
-
 	return json != NULL ? req_json(r, 200, json) : req_fail(r);
 }
 
@@ -250,6 +252,8 @@ auth_session_end(struct req *r)
 {
 	const char *sid = req_param(r, "id");
 
+	if (db_check_tenant(r) != 0)
+		return req_fail(r);
 	if (strlen(sid) > 64 ||
 	    session_end(r, r->id.tenant_id, r->id.user_id, sid) != 0)
 		return req_fail_with(r, r->err.code != ERR_NONE ? r->err.code :
