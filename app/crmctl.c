@@ -16,6 +16,7 @@
 #include "app/core/db.h"
 #include "app/core/json.h"
 #include "app/core/log.h"
+#include "app/modules/auth/identity.h"
 #include "tenants/tenants.h"
 
 struct opts {
@@ -26,8 +27,6 @@ struct opts {
 static struct db_stmt stmt_tenant_owner = DB_STMT(
     "SELECT t.id, u.password_hash FROM public.tenants t "
     "JOIN public.users u ON u.id = t.owner_user_id WHERE t.slug = $1", 1);
-static struct db_stmt stmt_user_by_email = DB_STMT(
-    "SELECT id, password_hash FROM public.users WHERE email = $1", 1);
 static struct db_stmt stmt_operator_upsert = DB_STMT(
     "INSERT INTO public.operators (email, name, password_hash) VALUES ($1, $2, $3) "
     "ON CONFLICT (email) DO UPDATE SET name = $2, password_hash = $3 RETURNING id", 3);
@@ -149,14 +148,10 @@ cmd_tenants_create(struct req *r, struct opts *o)
 		printf("%s\n", PQgetvalue(res, 0, 0));
 		return 0;
 	}
-	res = DB_EXEC(r, &stmt_user_by_email, 0, o->email);
-	if (res == NULL)
-		return failed(r, "tenants create");
-	if (PQntuples(res) == 1 && auth_password_verify(PQgetvalue(res, 0, 1), o->password))
-		owner.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	else if (auth_password_hash(o->password, hash) == 0)
-		owner.password_hash = hash;
-	if (tenants_provision(r, o->slug, o->company, &owner, &id) != 0 ||
+	owner.password_hash = hash;
+	if (identity_account_for(r, o->email, o->password, ERR_EMAIL_TAKEN,
+	    &owner.user_id, hash) != 0 ||
+	    tenants_provision(r, o->slug, o->company, &owner, &id) != 0 ||
 	    db_commit(r) != 0)
 		return failed(r, "tenants create");
 	printf("%lld\n", (long long)id);

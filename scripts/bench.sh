@@ -59,6 +59,7 @@ export CRM_LOGIN_FAILS_PER_EMAIL=1000000
 profile_init bench
 RESULTS="$VAR_DIR/latest.json"
 TMP=""
+LOAD_START=""
 STACK_STARTED=0
 FAILURES=0
 
@@ -322,6 +323,7 @@ const doc = {
     connections: $CONNECTIONS, threads: $THREADS, duration: $DURATION, runs: $RUNS,
     warmup: $WARMUP, signups: $SIGNUPS, pgbench_scale: $PGBENCH_SCALE,
     crm_workers: Number(process.env.CRM_WORKERS || 8), cpus: require('node:os').availableParallelism(),
+    loadavg_start: '$LOAD_START', loadavg_end: require('node:fs').readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   },
   measured_at: new Date().toISOString(),
 };
@@ -337,6 +339,7 @@ console.log('me/fastcgi_floor = ' + show(doc.ratios.me_over_fastcgi_floor) + '  
 console.log('me/pgbench       = ' + show(doc.ratios.me_over_pgbench) + '   (target >= 0.25)');
 if (cases.signup) console.log('signup p50       = ' + cases.signup.p50_ms.toFixed(1) + ' ms   (target <= 300 ms)');
 console.log('');
+console.log('load average ' + doc.config.loadavg_start + ' at the start, ' + doc.config.loadavg_end + ' at the end (' + doc.config.cpus + ' CPUs)');
 console.log('written to ' + out);
 JS
 }
@@ -351,6 +354,11 @@ main() {
     chmod 711 "$TMP"    # the postgres user writes pgbench's logs below it
     : >"$TMP/runs.txt"
 
+    # Taken before our own start-up adds to it.
+    LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+    if awk -v l="${LOAD_START%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+        warn "load average $LOAD_START on $(nproc) CPUs: other work is running, the figures will be low and noisy"
+    fi
     stack_up
     bench_tenant
     say "bench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s x $RUNS runs per case" \

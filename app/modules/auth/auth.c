@@ -16,8 +16,6 @@
 
 static const char *const locales[] = {"zh-CN", "en", NULL};
 
-static struct db_stmt stmt_user_by_email = DB_STMT(
-    "SELECT id, password_hash FROM public.users WHERE email = $1", 1);
 static struct db_stmt stmt_slug_exists = DB_STMT(
     "SELECT EXISTS (SELECT 1 FROM public.tenants WHERE slug = $1)", 1);
 /* The user, how many tenants they belong to, the chosen tenant (the only
@@ -73,29 +71,6 @@ to_id(const char *s)
 	return s != NULL ? strtoll(s, NULL, 10) : 0;
 }
 
-/* The owner account behind a sign-up: an existing user whose password this
- * is, or a new one with a fresh hash. */
-static int
-signup_owner(struct req *r, const char *password, struct tenant_owner *o,
-    char hash[AUTH_HASH_MAX])
-{
-	PGresult *res = DB_EXEC(r, &stmt_user_by_email, DB_COMMIT, o->email);
-
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1) {
-		if (!auth_password_verify(PQgetvalue(res, 0, 1), password))
-			return err_set(&r->err, ERR_EMAIL_TAKEN, NULL);
-		o->user_id = to_id(PQgetvalue(res, 0, 0));
-		o->password_hash = NULL;
-		return 0;
-	}
-	if (auth_password_hash(password, hash) != 0)
-		return err_set(&r->err, ERR_INTERNAL, NULL);
-	o->password_hash = hash;
-	return 0;
-}
-
 /* POST /api/v1/auth/signup: a new company, its workspace and its owner. */
 static int
 auth_signup(struct req *r)
@@ -121,8 +96,10 @@ auth_signup(struct req *r)
 	    r->client_ip != NULL ? r->client_ip : "-");
 	if (ratelimit_check(r, limit_key, config.signups_per_ip) != 0 ||
 	    ratelimit_count(r, limit_key, 3600) != 0 ||
-	    signup_owner(r, password, &owner, hash) != 0)
+	    identity_account_for(r, owner.email, password, ERR_EMAIL_TAKEN,
+	    &owner.user_id, hash) != 0)
 		return req_fail(r);
+	owner.password_hash = hash;
 	if (tenants_provision(r, slug, company, &owner, &tenant_id) != 0 ||
 	    db_commit(r) != 0 ||
 	    identity_load_member(r, tenant_id, owner.user_id, &m) != 0)
@@ -186,16 +163,9 @@ auth_login(struct req *r)
 	if (identity_check_login_limits(r, "login", email) != 0)
 		return req_fail(r);
 	PGresult *res = DB_EXEC(r, &stmt_login_lookup, DB_COMMIT, email, slug);
-	if (res == NULL)
+	if (res == NULL ||
+	    identity_verify_password(r, "login", email, password, res) != 0)
 		return req_fail(r);
-	bool known = PQntuples(res) == 1;
-	if (!known)
-		auth_password_waste(password);
-	if (!known || !auth_password_verify(PQgetvalue(res, 0, 1), password)) {
-		err_set(&r->err, ERR_INVALID_CREDENTIALS, NULL);
-		identity_count_login_failure(r, "login", email);
-		return req_fail(r);
-	}
 	if (choose_tenant(r, res, slug, &tenant_id) != 0 ||
 	    identity_load_member(r, tenant_id, to_id(PQgetvalue(res, 0, 0)), &m) != 0)
 		return req_fail(r);

@@ -12,6 +12,8 @@
 
 #define LOGIN_WINDOW (15 * 60)
 
+static struct db_stmt stmt_user_by_email = DB_STMT(
+    "SELECT id, password_hash FROM public.users WHERE email = $1", 1);
 static struct db_stmt stmt_member_of_user = DB_STMT(
     "SELECT role, status, email, name, current_setting('crm.tenant_slug'), "
     "current_setting('crm.tenant_name') FROM members WHERE user_id = $1", 1);
@@ -108,13 +110,37 @@ identity_check_login_limits(struct req *r, const char *scope, const char *email)
 	return ratelimit_check(r, ip_key(r, scope), config.login_fails_per_ip);
 }
 
-void
-identity_count_login_failure(struct req *r, const char *scope, const char *email)
+int
+identity_verify_password(struct req *r, const char *scope, const char *email,
+    const char *password, PGresult *res)
 {
-	struct err saved = r->err;
+	bool known = PQntuples(res) == 1;
 
-	/* Counting must not replace the error being answered. */
+	if (!known)
+		auth_password_waste(password);
+	if (known && auth_password_verify(PQgetvalue(res, 0, 1), password))
+		return 0;
 	ratelimit_count(r, email_key(r, scope, email), LOGIN_WINDOW);
 	ratelimit_count(r, ip_key(r, scope), LOGIN_WINDOW);
-	r->err = saved;
+	/* Failing to count must not replace the answer. */
+	return err_set(&r->err, ERR_INVALID_CREDENTIALS, NULL);
+}
+
+int
+identity_account_for(struct req *r, const char *email, const char *password,
+    enum err_code mismatch, int64_t *user_id, char hash[AUTH_HASH_MAX])
+{
+	PGresult *res = DB_EXEC(r, &stmt_user_by_email, 0, email);
+
+	*user_id = 0;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		if (!auth_password_verify(PQgetvalue(res, 0, 1), password))
+			return err_set(&r->err, mismatch, NULL);
+		*user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		return 0;
+	}
+	return auth_password_hash(password, hash) == 0 ? 0 :
+	    err_set(&r->err, ERR_INTERNAL, NULL);
 }

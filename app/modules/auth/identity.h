@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "app/core/auth.h"
+#include "app/core/db.h"
 #include "app/core/req.h"
 
 struct member_login {
@@ -29,10 +31,20 @@ int identity_answer_new_session(struct req *r, int status,
 int identity_answer_tokens(struct req *r, const struct member_login *m,
     const char *session_id, const char *refresh_token);
 
-/* Counts a failed sign-in for e-mail and address; checks the limits first. */
+/* Refuses (ERR_RATE_LIMITED) while the e-mail or the client address has
+ * too many recent failed sign-ins in scope ("login", "op"). */
 int identity_check_login_limits(struct req *r, const char *scope,
     const char *email);
-void identity_count_login_failure(struct req *r, const char *scope,
-    const char *email);
+/* Checks password against the account row in res (password hash in column
+ * 1; no row: unknown account, which takes as long). A mismatch is counted
+ * against the limits and fails with ERR_INVALID_CREDENTIALS. */
+int identity_verify_password(struct req *r, const char *scope,
+    const char *email, const char *password, PGresult *res);
+
+/* The account an e-mail joins a tenant with: an existing user must give
+ * their password (else fails with `mismatch`) and *user_id is set; for a
+ * new one *user_id is 0 and hash receives the new password's hash. */
+int identity_account_for(struct req *r, const char *email, const char *password,
+    enum err_code mismatch, int64_t *user_id, char hash[AUTH_HASH_MAX]);
 
 #endif

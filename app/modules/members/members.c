@@ -67,8 +67,6 @@ static struct db_stmt stmt_invitation = DB_STMT(
     " 'email', email, 'name', name, 'role', role)::text, id, email, name "
     "FROM members WHERE invite_token_hash = $1 AND status = 'invited' "
     " AND invite_expires_at > now()", 1);
-static struct db_stmt stmt_user_by_email = DB_STMT(
-    "SELECT id, password_hash FROM public.users WHERE email = $1", 1);
 static struct db_stmt stmt_user_insert = DB_STMT(
     "INSERT INTO public.users (email, name, password_hash) VALUES ($1, $2, $3) "
     "ON CONFLICT (email) DO NOTHING RETURNING id", 3);
@@ -280,26 +278,20 @@ invitations_get(struct req *r)
 	return res != NULL ? req_json(r, 200, PQgetvalue(res, 0, 0)) : req_fail(r);
 }
 
-/* The user account for an invited e-mail: the existing one (the password
+/* The user behind an invited e-mail: the existing account (the password
  * must be theirs) or a new one. */
 static int
 invited_user(struct req *r, const char *email, const char *name,
     const char *password, int64_t *user_id)
 {
 	char hash[AUTH_HASH_MAX];
-	PGresult *res = DB_EXEC(r, &stmt_user_by_email, 0, email);
 
-	if (res == NULL)
+	if (identity_account_for(r, email, password, ERR_INVALID_CREDENTIALS,
+	    user_id, hash) != 0)
 		return -1;
-	if (PQntuples(res) == 1) {
-		if (!auth_password_verify(PQgetvalue(res, 0, 1), password))
-			return err_set(&r->err, ERR_INVALID_CREDENTIALS, NULL);
-		*user_id = to_id(PQgetvalue(res, 0, 0));
+	if (*user_id != 0)
 		return 0;
-	}
-	if (auth_password_hash(password, hash) != 0)
-		return err_set(&r->err, ERR_INTERNAL, NULL);
-	res = DB_EXEC(r, &stmt_user_insert, 0, email, name, hash);
+	PGresult *res = DB_EXEC(r, &stmt_user_insert, 0, email, name, hash);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1)	/* created concurrently */

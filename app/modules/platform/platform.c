@@ -55,16 +55,8 @@ platform_login(struct req *r)
 	if (json_invalid(r) || identity_check_login_limits(r, "op", email) != 0)
 		return req_fail(r);
 	PGresult *res = DB_EXEC(r, &stmt_operator_by_email, DB_COMMIT, email);
-	if (res == NULL)
+	if (res == NULL || identity_verify_password(r, "op", email, password, res) != 0)
 		return req_fail(r);
-	bool known = PQntuples(res) == 1;
-	if (!known)
-		auth_password_waste(password);
-	if (!known || !auth_password_verify(PQgetvalue(res, 0, 1), password)) {
-		err_set(&r->err, ERR_INVALID_CREDENTIALS, NULL);
-		identity_count_login_failure(r, "op", email);
-		return req_fail(r);
-	}
 	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	if (session_create(r, 0, id, "operator", &s) != 0)
 		return req_fail(r);
