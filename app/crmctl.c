@@ -3,6 +3,7 @@
  *   crmctl tenants migrate [--jobs N]    every tenant schema, N in parallel
  *   crmctl tenants create --slug S --company C --name N --email E
  *          (--password P | --password-file F) [--locale zh-CN|en]
+ *   crmctl tenants export --slug S       the tenant's data to CRM_EXPORT_DIR
  *   crmctl operators create --email E --name N (--password P | --password-file F)
  * Exit status 0 on success; errors go to stderr. */
 #include <stdio.h>
@@ -27,6 +28,8 @@ struct opts {
 static struct db_stmt stmt_tenant_owner = DB_STMT(
     "SELECT t.id, u.password_hash FROM public.tenants t "
     "JOIN public.users u ON u.id = t.owner_user_id WHERE t.slug = $1", 1);
+static struct db_stmt stmt_tenant_by_slug = DB_STMT(
+    "SELECT id FROM public.tenants WHERE slug = $1", 1);
 static struct db_stmt stmt_operator_upsert = DB_STMT(
     "INSERT INTO public.operators (email, name, password_hash) VALUES ($1, $2, $3) "
     "ON CONFLICT (email) DO UPDATE SET name = $2, password_hash = $3 RETURNING id", 3);
@@ -37,6 +40,7 @@ usage(void)
 	fputs("usage: crmctl migrate | tenants migrate [--jobs N] |\n"
 	    "  tenants create --slug S --company C --name N --email E "
 	    "(--password P | --password-file F) [--locale L] |\n"
+	    "  tenants export --slug S |\n"
 	    "  operators create --email E --name N (--password P | --password-file F)\n",
 	    stderr);
 	return 2;
@@ -159,6 +163,21 @@ cmd_tenants_create(struct req *r, struct opts *o)
 }
 
 static int
+cmd_tenants_export(struct req *r, struct opts *o)
+{
+	const char *file;
+
+	if (o->slug == NULL)
+		return usage();
+	const char *id = DB_VALUE(r, &stmt_tenant_by_slug, 0, o->slug);
+	if (id == NULL || tenants_export(r, strtoll(id, NULL, 10), &file) != 0 ||
+	    db_commit(r) != 0)
+		return failed(r, "tenants export");
+	printf("%s/%s\n", config.export_dir, file);
+	return 0;
+}
+
+static int
 cmd_operators_create(struct req *r, struct opts *o)
 {
 	char hash[AUTH_HASH_MAX];
@@ -198,6 +217,8 @@ main(int argc, char **argv)
 		rc = cmd_tenants_migrate(&r, o.jobs);
 	else if (strcmp(cmd, "tenants") == 0 && strcmp(sub, "create") == 0)
 		rc = cmd_tenants_create(&r, &o);
+	else if (strcmp(cmd, "tenants") == 0 && strcmp(sub, "export") == 0)
+		rc = cmd_tenants_export(&r, &o);
 	else if (strcmp(cmd, "operators") == 0 && strcmp(sub, "create") == 0)
 		rc = cmd_operators_create(&r, &o);
 	else

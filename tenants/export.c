@@ -1,4 +1,4 @@
-/* Exporting a tenant's data to a file, then removing the tenant; see
+/* Exporting a tenant's data to a file, and removing a tenant; see
  * tenants.h. The export is one JSON document: the tenant row, its members'
  * accounts (without password hashes) and every table of its schema. */
 #include "tenants/tenants.h"
@@ -58,7 +58,7 @@ write_export(struct req *r, const char *name, const char *platform,
 }
 
 int
-tenants_export_and_drop(struct req *r, int64_t tenant_id, const char **file)
+tenants_export(struct req *r, int64_t tenant_id, const char **file)
 {
 	const char *tid = req_i64(r, tenant_id);
 	PGresult *res = DB_EXEC(r, &stmt_platform_part, 0, tid);
@@ -80,8 +80,14 @@ tenants_export_and_drop(struct req *r, int64_t tenant_id, const char **file)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	*file = arena_printf(r->arena, "%s-%s-%s.json", slug, tid, stamp);
-	if (write_export(r, *file, platform, data) != 0)
-		return -1;
+	return write_export(r, *file, platform, data);
+}
+
+int
+tenants_drop(struct req *r, int64_t tenant_id)
+{
+	const char *tid = req_i64(r, tenant_id);
+
 	if (DB_EXEC(r, &stmt_delete_rows, 0, tid) == NULL ||
 	    DB_EXEC(r, &stmt_drop_schema, 0, tid) == NULL)
 		return -1;

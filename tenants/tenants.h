@@ -37,8 +37,10 @@ struct tenant_owner {
 int tenants_provision(struct req *r, const char *slug, const char *company,
     struct tenant_owner *owner, int64_t *tenant_id);
 
-/* Writes the tenant's data to CRM_EXPORT_DIR, then removes the tenant (row,
- * memberships, schema, role). *file receives the export's file name. */
-int tenants_export_and_drop(struct req *r, int64_t tenant_id, const char **file);
+/* Writes the tenant's data to CRM_EXPORT_DIR (a JSON file, mode 0600) and
+ * locks its row until the transaction ends. *file receives the file name. */
+int tenants_export(struct req *r, int64_t tenant_id, const char **file);
+/* Removes the tenant: row, memberships, schema and role. */
+int tenants_drop(struct req *r, int64_t tenant_id);
 
 #endif

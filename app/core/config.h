@@ -1,5 +1,7 @@
 /* Configuration from environment variables (docs/OPERATIONS.md lists them).
- * Read once at start-up; the supervisor re-reads it on SIGHUP by re-exec. */
+ * Read once at start-up. A SIGHUP re-executes crm-api with the environment
+ * it started with: it picks up a new binary and JWT key file, while a changed
+ * variable needs a restart. */
 #ifndef CRM_CONFIG_H
 #define CRM_CONFIG_H
 

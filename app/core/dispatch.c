@@ -129,15 +129,14 @@ handle(struct req *r)
 		return req_fail_with(r, ERR_BAD_REQUEST, "The query string is not valid UTF-8.");
 	if (router_match(r, modules) != 0 || authenticate(r) != 0 || read_body(r) != 0)
 		return req_fail(r);
-	/* Idempotency-Key is honoured for callers we know, so that an answer
-	 * is never replayed to anyone else. */
+	/* A replay needs the same caller, path, key and body (hashed). */
 	if (r->idempotency_header != NULL && strcmp(r->method, "POST") == 0 &&
-	    r->id.kind != ID_NONE) {
+	    !(r->route->flags & ROUTE_CREDENTIALS)) {
 		int claimed = idempotency_begin(r, r->idempotency_header);
 		if (claimed != 0)
 			return claimed > 0 ? 0 : req_fail(r);
 	}
-	if (r->route->auth == AUTH_TENANT && !(r->route->flags & ROUTE_PLATFORM_DB))
+	if (r->route->auth == AUTH_TENANT)
 		db_begin(r, r->id.tenant_id);
 	return r->route->handler(r);
 }

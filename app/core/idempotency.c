@@ -10,6 +10,7 @@
 #include "redis.h"
 
 #define KEY_TTL "86400"
+#define PENDING_TTL "120"	/* a worker killed mid-request frees its key soon */
 #define KEY_MAX 128
 
 static bool
@@ -53,9 +54,9 @@ idempotency_begin(struct req *r, const char *key)
 {
 	if (!key_valid(key))
 		return err_set(&r->err, ERR_BAD_REQUEST, "The Idempotency-Key header is not valid.");
-	const char *rkey = arena_printf(r->arena, "idem:%" PRId64 ":%" PRId64 ":%d:%s:%s",
-	    r->id.tenant_id, r->id.user_id, (int)r->id.kind, r->path, key);
-	redisReply *set = REDIS(r, "SET", rkey, "pending", "NX", "EX", KEY_TTL);
+	const char *rkey = arena_printf(r->arena, "idem:%d:%" PRId64 ":%" PRId64 ":%s:%s",
+	    (int)r->id.kind, r->id.tenant_id, r->id.user_id, r->path, key);
+	redisReply *set = REDIS(r, "SET", rkey, "pending", "NX", "EX", PENDING_TTL);
 	if (set == NULL)
 		return -1;
 	if (set->type == REDIS_REPLY_STATUS) {	/* OK: ours to run */

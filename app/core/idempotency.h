@@ -1,7 +1,9 @@
 /* Idempotency-Key on POST (API.md): the same key from the same caller within
  * 24 h gets the first answer again and changes nothing. Keys live in Redis,
- * scoped to the caller (tenant member or operator) and the path, with a hash
- * of the body so that a key reused for another request is refused. */
+ * scoped to the caller (member, operator or anonymous) and the path, with a
+ * hash of the body so that a key reused for another request is refused and
+ * an answer is only ever replayed to whoever sends the very same request.
+ * Answers that carry credentials (ROUTE_CREDENTIALS) are never stored. */
 #ifndef CRM_IDEMPOTENCY_H
 #define CRM_IDEMPOTENCY_H
 

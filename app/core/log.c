@@ -18,9 +18,14 @@ log_set_level(const char *name)
 {
 	static const char *names[] = {"debug", "info", "warn", "error"};
 
-	for (int i = 0; i < 4; i++)
-		if (name != NULL && strcmp(name, names[i]) == 0)
+	for (int i = 0; i < 4; i++) {
+		if (name != NULL && strcmp(name, names[i]) == 0) {
 			log_min_level = (enum log_level)i;
+			return;
+		}
+	}
+	log_warn("unknown log level '%s'; keeping %s", name != NULL ? name : "",
+	    names[log_min_level]);
 }
 
 void

@@ -15,9 +15,9 @@ enum route_auth {
 
 enum route_flags {
 	ROUTE_JSON_BODY = 1 << 0,	/* the body must be a JSON object */
-	/* a tenant route whose handler works on platform tables only (global
-	 * identity): no tenant context is entered for it */
-	ROUTE_PLATFORM_DB = 1 << 1,
+	/* the answer carries credentials: never stored for Idempotency-Key
+	 * replays (Redis holds only hashes of tokens) */
+	ROUTE_CREDENTIALS = 1 << 1,
 };
 
 struct route {

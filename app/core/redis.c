@@ -2,6 +2,7 @@
 #include "redis.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,25 +26,82 @@ redis_disconnect(void)
 	ctx = NULL;
 }
 
+/* Where and how to reach Redis, from CRM_REDIS_URL:
+ * unix:///path/redis.sock or redis://[:password@]host[:port][/db]; a
+ * password may also come from CRM_REDIS_PASSWORD (kept out of the URL). */
+struct redis_target {
+	char host[256];
+	const char *socket_path;
+	int port, db;
+	char password[256];
+};
+
+static void
+parse_url(const char *url, struct redis_target *t)
+{
+	const char *env_password = getenv("CRM_REDIS_PASSWORD");
+
+	memset(t, 0, sizeof(*t));
+	t->port = 6379;
+	snprintf(t->password, sizeof(t->password), "%s",
+	    env_password != NULL ? env_password : "");
+	if (strncmp(url, "unix://", 7) == 0) {
+		t->socket_path = url + 7;
+		return;
+	}
+	const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+	const char *at = strchr(p, '@');
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *pw = colon != NULL ? colon + 1 : p;
+		snprintf(t->password, sizeof(t->password), "%.*s", (int)(at - pw), pw);
+		p = at + 1;
+	}
+	size_t host_len = strcspn(p, ":/");
+	snprintf(t->host, sizeof(t->host), "%.*s", (int)host_len, p);
+	p += host_len;
+	if (*p == ':')
+		t->port = atoi(++p);
+	p += strcspn(p, "/");
+	if (*p == '/')
+		t->db = atoi(p + 1);
+}
+
+/* AUTH and SELECT as the target asks; 0 when Redis accepted them. */
+static int
+prepare_session(redisContext *c, const struct redis_target *t)
+{
+	redisReply *rep;
+	int ok = 1;
+
+	if (t->password[0] != '\0') {
+		rep = redisCommand(c, "AUTH %s", t->password);
+		ok = rep != NULL && rep->type != REDIS_REPLY_ERROR;
+		freeReplyObject(rep);
+	}
+	if (ok && t->db != 0) {
+		rep = redisCommand(c, "SELECT %d", t->db);
+		ok = rep != NULL && rep->type != REDIS_REPLY_ERROR;
+		freeReplyObject(rep);
+	}
+	return ok ? 0 : -1;
+}
+
 static redisContext *
 connect_url(void)
 {
 	struct timeval timeout = {.tv_sec = 2};
+	struct redis_target t;
 
-	if (strncmp(redis_url, "unix://", 7) == 0)
-		return redisConnectUnixWithTimeout(redis_url + 7, timeout);
-	const char *hostport = redis_url;
-	if (strncmp(hostport, "redis://", 8) == 0)
-		hostport += 8;
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	size_t len = colon != NULL ? (size_t)(colon - hostport) : strlen(hostport);
-	if (len >= sizeof(host))
-		len = sizeof(host) - 1;
-	memcpy(host, hostport, len);
-	host[len] = '\0';
-	return redisConnectWithTimeout(host, colon != NULL ? atoi(colon + 1) : 6379,
-	    timeout);
+	parse_url(redis_url, &t);
+	redisContext *c = t.socket_path != NULL ?
+	    redisConnectUnixWithTimeout(t.socket_path, timeout) :
+	    redisConnectWithTimeout(t.host, t.port, timeout);
+	if (c != NULL && c->err == 0 && prepare_session(c, &t) != 0) {
+		c->err = REDIS_ERR_OTHER;
+		snprintf(c->errstr, sizeof(c->errstr), "AUTH or SELECT refused");
+	}
+	return c;
 }
 
 /* While idle Redis sends nothing; readable means it closed on us. */

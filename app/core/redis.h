@@ -8,7 +8,8 @@
 
 #include "req.h"
 
-/* `unix:///path/to.sock` or `redis://host:port`. */
+/* `unix:///path/to.sock` or `redis://[:password@]host[:port][/db]`; the
+ * password may instead come from CRM_REDIS_PASSWORD. */
 void redis_set_url(const char *url);
 
 /* Runs one command given as argv (NUL-terminated strings). Returns the reply

@@ -8,21 +8,21 @@
 
 #include "redis.h"
 
-/* Compares the presented refresh-token hash with the stored one and rotates
- * it, or ends the session when they differ. Returns {uid, tid, role} or an
- * integer: 0 no such session, -1 reuse detected. */
+/* Compares the presented refresh-token hash with the stored one: rotates it
+ * and answers {1, uid, tid, role}, or, when they differ (a reused or forged
+ * token), deletes the session and answers {-1, uid, tid}. 0: no session.
+ * It touches only KEYS[1], so it also runs on Redis Cluster. */
 static const char rotate_script[] =
     "local h = redis.call('HGET', KEYS[1], 'rt')\n"
     "if not h then return 0 end\n"
     "local f = redis.call('HMGET', KEYS[1], 'uid', 'tid', 'role')\n"
     "if h ~= ARGV[1] then\n"
     "  redis.call('DEL', KEYS[1])\n"
-    "  redis.call('SREM', 'usess:' .. f[2] .. ':' .. f[1], ARGV[5])\n"
-    "  return -1\n"
+    "  return {-1, f[1], f[2]}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'last', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-    "return f\n";
+    "return {1, f[1], f[2], f[3]}\n";
 
 static const char *
 session_key(struct req *r, const char *sid)
@@ -107,30 +107,72 @@ session_check(struct req *r, const struct token_claims *c)
 	return 0;
 }
 
-int
-session_rotate(struct req *r, const char *refresh_token, struct session *out)
+/* The session id of a refresh token "<sid>.<secret>", or NULL. */
+static const char *
+refresh_session_id(struct req *r, const char *refresh_token)
 {
 	const char *dot = strchr(refresh_token, '.');
 
 	if (dot == NULL || dot == refresh_token || dot - refresh_token > 64)
+		return NULL;
+	return arena_strndup(r->arena, refresh_token, (size_t)(dot - refresh_token));
+}
+
+int
+session_peek(struct req *r, const char *refresh_token, struct session *out)
+{
+	const char *sid = refresh_session_id(r, refresh_token);
+
+	if (sid == NULL)
 		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN, NULL);
-	const char *sid = arena_strndup(r->arena, refresh_token,
-	    (size_t)(dot - refresh_token));
-	const char *presented = auth_sha256_hex(r->arena, dot + 1), *hash;
-	new_refresh(r, sid, &out->refresh_token, &hash);
-	redisReply *rep = REDIS(r, "EVAL", rotate_script, "1", session_key(r, sid),
-	    presented, hash, now_str(r), req_i64(r, SESSION_TTL), sid);
+	redisReply *rep = REDIS(r, "HMGET", session_key(r, sid), "uid", "tid", "role");
 	if (rep == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING ||
 	    rep->element[2]->type != REDIS_REPLY_STRING)
-		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN,
-		    rep->type == REDIS_REPLY_INTEGER && rep->integer == -1 ?
-		    "This refresh token was already used; the session has ended." : NULL);
+		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN, NULL);
 	out->id = sid;
 	out->user_id = strtoll(rep->element[0]->str, NULL, 10);
 	out->tenant_id = strtoll(rep->element[1]->str, NULL, 10);
 	out->role = arena_strdup(r->arena, rep->element[2]->str);
+	out->refresh_token = NULL;
+	return 0;
+}
+
+static int64_t
+reply_int(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_INTEGER ? rep->integer :
+	    rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+}
+
+int
+session_rotate(struct req *r, const char *refresh_token, struct session *out)
+{
+	const char *sid = refresh_session_id(r, refresh_token), *hash;
+
+	if (sid == NULL)
+		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN, NULL);
+	const char *presented = auth_sha256_hex(r->arena, strchr(refresh_token, '.') + 1);
+	new_refresh(r, sid, &out->refresh_token, &hash);
+	redisReply *rep = REDIS(r, "EVAL", rotate_script, "1", session_key(r, sid),
+	    presented, hash, now_str(r), req_i64(r, SESSION_TTL));
+	if (rep == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN, NULL);
+	out->id = sid;
+	out->user_id = reply_int(rep->element[1]);
+	out->tenant_id = reply_int(rep->element[2]);
+	if (reply_int(rep->element[0]) != 1) {
+		/* Reuse: the session is gone; drop it from the user's set too. */
+		REDIS(r, "SREM", user_key(r, out->tenant_id, out->user_id), sid);
+		return err_set(&r->err, ERR_INVALID_REFRESH_TOKEN,
+		    "This refresh token was already used; the session has ended.");
+	}
+	out->role = arena_strdup(r->arena, rep->element[3]->str);
 	return 0;
 }
 

@@ -28,6 +28,9 @@ int session_create(struct req *r, int64_t tenant_id, int64_t user_id,
 /* Checks that the token's session is alive and belongs to it; fills r->id
  * with the live role. ERR_UNAUTHORIZED when it has ended. */
 int session_check(struct req *r, const struct token_claims *c);
+/* The live session a refresh token names, without rotating it (the secret
+ * is not checked here). ERR_INVALID_REFRESH_TOKEN when there is none. */
+int session_peek(struct req *r, const char *refresh_token, struct session *out);
 /* Rotates a refresh token: fills out with the new one, or fails with
  * ERR_INVALID_REFRESH_TOKEN (ending the session on reuse). */
 int session_rotate(struct req *r, const char *refresh_token, struct session *out);

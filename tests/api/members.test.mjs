@@ -10,7 +10,7 @@ import {
 let owner;
 let ownerMember; // the owner's row in GET /members
 
-const getInvitation = (token) => api('GET', `/api/v1/invitations/${encodeURIComponent(token)}`);
+const getInvitation = (token) => api('POST', '/api/v1/invitations/lookup', { body: { token } });
 const accept = (body) => api('POST', '/api/v1/invitations/accept', { body });
 const MEMBER_KEYS = ['created_at', 'email', 'id', 'manager_id', 'name', 'role', 'status', 'user_id'];
 
@@ -263,3 +263,4 @@ testBadBodies('PATCH member', {
   body: { name: '王五' },
 });
 testBadBodies('accept invitation', { path: '/api/v1/invitations/accept', body: { token: 7 } });
+testBadBodies('invitation lookup', { path: '/api/v1/invitations/lookup', body: { token: 7 } });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertError, expectStatus, me, psql, signup } from './lib.mjs';
@@ -52,4 +53,21 @@ test('a tenant behind the latest schema gets 503 tenant_migrating until crmctl t
   // Nothing is left to do: a second run changes nothing and succeeds.
   const again = await crmctl('tenants', 'migrate');
   assert.equal(again.code, 0, again.stderr);
+});
+
+test('crmctl tenants export writes the tenant\'s data without deleting it', async () => {
+  const owner = await signup();
+  const run = await crmctl('tenants', 'export', '--slug', owner.tenant.slug);
+  assert.equal(run.code, 0, run.stderr);
+  const file = run.stdout.trim();
+  const doc = JSON.parse(readFileSync(file, 'utf8'));
+  assert.equal(doc.tenant.slug, owner.tenant.slug);
+  assert.ok(doc.data.members.some((m) => m.email === owner.user.email));
+  assert.equal(JSON.stringify(doc).includes('password_hash'), false);
+  expectStatus(await me(owner.access_token), 200);
+});
+
+test('crmctl tenants export of an unknown slug fails', async () => {
+  const run = await crmctl('tenants', 'export', '--slug', 'no-such-tenant-here');
+  assert.notEqual(run.code, 0);
 });

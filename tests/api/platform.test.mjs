@@ -148,6 +148,28 @@ test('a logout refused on a suspended tenant ends nothing', async () => {
   }
 });
 
+test('a suspended tenant refuses refresh and password change, and keeps the session for its resume', async () => {
+  const session = await loginOk(tenant.user.email, tenant.password);
+  expectStatus(await platform('POST', `/tenants/${tenant.tenant.id}/suspend`), 200);
+  let refreshed;
+  let password;
+  try {
+    refreshed = await refresh(session.refresh_token);
+    password = await api('POST', '/api/v1/auth/password', {
+      token: session.access_token,
+      body: { current_password: tenant.password, new_password: 'another-password-1' },
+    });
+  } finally {
+    expectStatus(await platform('POST', `/tenants/${tenant.tenant.id}/resume`), 200);
+  }
+  assertError(refreshed, 403, 'tenant_suspended');
+  assertError(password, 403, 'tenant_suspended');
+  // Nothing changed: the same refresh token still works, the password is the old one.
+  const after = expectStatus(await refresh(session.refresh_token), 200);
+  expectStatus(await me(after.access_token), 200);
+  expectStatus(await login(tenant.user.email, tenant.password), 200);
+});
+
 test('delete without or with a wrong confirm answers 422 and deletes nothing', async () => {
   const id = tenant.tenant.id;
   assertError(await platform('DELETE', `/tenants/${id}`), 422, 'validation_failed', { confirm: ['required', 'invalid_value', 'incorrect'] });

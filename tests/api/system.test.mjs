@@ -42,7 +42,7 @@ test('openapi.json is an OpenAPI 3.1 document naming every implemented route', a
     ['post', '/api/v1/auth/refresh'], ['post', '/api/v1/auth/logout'], ['get', '/api/v1/auth/sessions'],
     ['delete', '/api/v1/auth/sessions/{}'], ['post', '/api/v1/auth/password'], ['get', '/api/v1/me'],
     ['get', '/api/v1/members'], ['post', '/api/v1/members/invite'], ['patch', '/api/v1/members/{}'],
-    ['get', '/api/v1/invitations/{}'], ['post', '/api/v1/invitations/accept'],
+    ['post', '/api/v1/invitations/lookup'], ['post', '/api/v1/invitations/accept'],
     ['post', '/api/v1/platform/auth/login'], ['post', '/api/v1/platform/auth/logout'],
     ['get', '/api/v1/platform/tenants'], ['get', '/api/v1/platform/tenants/{}'],
     ['post', '/api/v1/platform/tenants/{}/suspend'], ['post', '/api/v1/platform/tenants/{}/resume'],

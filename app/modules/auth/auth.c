@@ -180,18 +180,26 @@ auth_refresh(struct req *r)
 	struct member_login m;
 
 	const char *token = json_get_str(r, r->json, "refresh_token", JSON_REQUIRED, 1, 256);
-	if (json_invalid(r) || session_rotate(r, token, &s) != 0)
+	if (json_invalid(r) || session_peek(r, token, &s) != 0)
 		return req_fail(r);
 	if (s.tenant_id <= 0)
 		return req_fail_with(r, ERR_INVALID_REFRESH_TOKEN, NULL);
+	/* Checked before rotating, so that a suspended workspace keeps the
+	 * session for when it is resumed. */
 	if (identity_load_member(r, s.tenant_id, s.user_id, &m) != 0) {
-		/* The member was disabled or the workspace is gone: end it here. */
 		struct err why = r->err;
-		r->err.code = ERR_NONE;
-		session_end(r, s.tenant_id, s.user_id, s.id);
-		r->err = why;
+
+		if (why.code != ERR_TENANT_SUSPENDED && why.code != ERR_TENANT_MIGRATING &&
+		    why.code != ERR_DB_UNAVAILABLE) {
+			/* Disabled, or the workspace is gone: end the session. */
+			r->err.code = ERR_NONE;
+			session_end(r, s.tenant_id, s.user_id, s.id);
+			r->err = why;
+		}
 		return req_fail(r);
 	}
+	if (session_rotate(r, token, &s) != 0)
+		return req_fail(r);
 	return identity_answer_tokens(r, &m, s.id, s.refresh_token);
 }
 
@@ -255,7 +263,8 @@ auth_password(struct req *r)
 	const char *current = json_get_str(r, r->json, "current_password",
 	    JSON_REQUIRED, 1, 256);
 	const char *next = json_get_password(r, r->json, "new_password", JSON_REQUIRED);
-	if (json_invalid(r))
+	/* The tenant must be active; the password itself is a platform row. */
+	if (json_invalid(r) || db_check_tenant(r) != 0)
 		return req_fail(r);
 	PGresult *res = DB_EXEC(r, &stmt_user_tenants, 0, req_i64(r, r->id.user_id));
 	if (res == NULL)
@@ -285,15 +294,15 @@ auth_me(struct req *r)
 }
 
 static const struct route routes[] = {
-	{"POST", "/api/v1/auth/signup", auth_signup, AUTH_NONE, NULL, ROUTE_JSON_BODY},
+	{"POST", "/api/v1/auth/signup", auth_signup, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
 	{"GET", "/api/v1/auth/slug_available", auth_slug_available, AUTH_NONE, NULL, 0},
-	{"POST", "/api/v1/auth/login", auth_login, AUTH_NONE, NULL, ROUTE_JSON_BODY},
-	{"POST", "/api/v1/auth/refresh", auth_refresh, AUTH_NONE, NULL, ROUTE_JSON_BODY},
+	{"POST", "/api/v1/auth/login", auth_login, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
+	{"POST", "/api/v1/auth/refresh", auth_refresh, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
 	{"POST", "/api/v1/auth/logout", auth_logout, AUTH_TENANT, NULL, 0},
 	{"GET", "/api/v1/auth/sessions", auth_sessions, AUTH_TENANT, NULL, 0},
 	{"DELETE", "/api/v1/auth/sessions/{id}", auth_session_end, AUTH_TENANT, NULL, 0},
 	{"POST", "/api/v1/auth/password", auth_password, AUTH_TENANT, NULL,
-	    ROUTE_JSON_BODY | ROUTE_PLATFORM_DB},
+	    ROUTE_JSON_BODY},
 	{"GET", "/api/v1/me", auth_me, AUTH_TENANT, NULL, 0},
 	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
 };

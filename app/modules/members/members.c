@@ -269,12 +269,16 @@ find_invitation(struct req *r, const char *token)
 	return res;
 }
 
-/* GET /api/v1/invitations/{token}: what the accept page shows. */
+/* POST /api/v1/invitations/lookup: what the accept page shows. The token
+ * comes in the body so that it never lands in an access log. */
 static int
-invitations_get(struct req *r)
+invitations_lookup(struct req *r)
 {
-	PGresult *res = find_invitation(r, req_param(r, "token"));
+	const char *token = json_get_str(r, r->json, "token", JSON_REQUIRED, 1, 128);
 
+	if (json_invalid(r))
+		return req_fail(r);
+	PGresult *res = find_invitation(r, token);
 	return res != NULL ? req_json(r, 200, PQgetvalue(res, 0, 0)) : req_fail(r);
 }
 
@@ -340,9 +344,10 @@ static const struct route routes[] = {
 	    "members.manage", ROUTE_JSON_BODY},
 	{"PATCH", "/api/v1/members/{id}", members_update, AUTH_TENANT,
 	    "members.manage", ROUTE_JSON_BODY},
-	{"GET", "/api/v1/invitations/{token}", invitations_get, AUTH_NONE, NULL, 0},
-	{"POST", "/api/v1/invitations/accept", invitations_accept, AUTH_NONE, NULL,
+	{"POST", "/api/v1/invitations/lookup", invitations_lookup, AUTH_NONE, NULL,
 	    ROUTE_JSON_BODY},
+	{"POST", "/api/v1/invitations/accept", invitations_accept, AUTH_NONE, NULL,
+	    ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
 	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
 };
 

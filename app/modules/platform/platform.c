@@ -163,7 +163,7 @@ platform_delete(struct req *r)
 		r->err.message = "Repeat the tenant's slug in ?confirm= to delete it.";
 		return req_fail(r);
 	}
-	if (tenants_export_and_drop(r, id, &file) != 0 ||
+	if (tenants_export(r, id, &file) != 0 || tenants_drop(r, id) != 0 ||
 	    DB_EXEC(r, &stmt_audit_delete, 0, req_i64(r, r->id.user_id),
 	    req_i64(r, id), slug, file) == NULL)
 		return req_fail(r);
