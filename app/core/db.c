@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "module.h"
 
@@ -20,12 +21,23 @@ static int statement_count;
 static struct db_stmt stmt_begin = DB_STMT("BEGIN", 0);
 static struct db_stmt stmt_commit = DB_STMT("COMMIT", 0);
 static struct db_stmt stmt_rollback = DB_STMT("ROLLBACK", 0);
-/* Checks the tenant is active and its schema current, then SET LOCAL ROLE
- * and search_path (sql/platform/001_init.sql). */
-static struct db_stmt stmt_enter =
-    DB_STMT("SELECT public.crm_enter_tenant($1::bigint, $2::int, true)", 2);
-static struct db_stmt stmt_switch =
-    DB_STMT("SELECT public.crm_enter_tenant($1::bigint, 0, false)", 1);
+/* Enters tenant $1's context for the rest of the transaction: refuses when
+ * it does not exist, is not active (when $3) or its schema is older than $2;
+ * else SET LOCAL ROLE crm_t_<id> and search_path t_<id>, and keeps the
+ * tenant's id, slug and name readable as the settings crm.tenant_*.
+ * It runs on every request, so it is one prepared statement, no function. */
+#define ENTER_TENANT_SQL \
+    "SELECT CASE " \
+    " WHEN t.id IS NULL THEN public.crm_refuse('CRM04', 'no such tenant') " \
+    " WHEN $3 AND t.status <> 'active' THEN public.crm_refuse('CRM01', 'tenant is ' || t.status) " \
+    " WHEN t.schema_version < $2 THEN public.crm_refuse('CRM02', 'tenant schema is behind') " \
+    " ELSE set_config('role', 'crm_t_' || t.id, true) " \
+    "  || set_config('search_path', 't_' || t.id, true) " \
+    "  || set_config('crm.tenant_id', t.id::text, true) " \
+    "  || set_config('crm.tenant_slug', t.slug, true) " \
+    "  || set_config('crm.tenant_name', t.name, true) END " \
+    "FROM (SELECT $1::bigint AS id) x LEFT JOIN public.tenants t ON t.id = x.id"
+static struct db_stmt stmt_enter = DB_STMT(ENTER_TENANT_SQL, 3);
 static struct db_stmt stmt_leave = DB_STMT(
     "SELECT set_config('role', 'none', true), "
     "set_config('search_path', 'public', true)", 0);
@@ -92,7 +104,12 @@ connect_now(struct err *e)
 static int
 ensure_connection(struct err *e)
 {
-	if (conn != NULL && !connection_lost())
+	static int64_t last_used;
+	int64_t now = clock_ms();
+	bool idle = now - last_used > CONNECTION_PROBE_AFTER_MS;
+
+	last_used = now;
+	if (conn != NULL && (!idle || !connection_lost()))
 		return 0;
 	return connect_now(e);
 }
@@ -106,14 +123,16 @@ add_op(struct batch *b, struct db_stmt *st, const char *const *params, bool keep
 }
 
 static void
-add_preamble(struct req *r, struct batch *b)
+add_preamble(struct req *r, struct batch *b, bool explicit_tx)
 {
-	add_op(b, &stmt_begin, NULL, false);
+	if (explicit_tx)
+		add_op(b, &stmt_begin, NULL, false);
 	if (r->tx_tenant <= 0)
 		return;
-	const char **enter = arena_alloc(r->arena, 2 * sizeof(*enter));
+	const char **enter = arena_alloc(r->arena, 3 * sizeof(*enter));
 	enter[0] = req_i64(r, r->tx_tenant);
 	enter[1] = req_i64(r, db_tenant_schema_version);
+	enter[2] = "true";
 	add_op(b, &stmt_enter, enter, false);
 	if (r->route != NULL && r->route->permission != NULL) {
 		const char **req = arena_alloc(r->arena, 2 * sizeof(*req));
@@ -267,15 +286,19 @@ exec_in_tx(struct req *r, struct db_stmt *st, const char *const *params,
 		r->tx = TX_NONE;
 		return NULL;
 	}
+	/* A transaction sent whole in one batch needs no BEGIN and COMMIT:
+	 * everything before the pipeline's Sync is one implicit transaction,
+	 * committed at the Sync, or rolled back when a statement fails. */
+	bool whole = r->tx == TX_PENDING && commit;
 	if (r->tx == TX_PENDING)
-		add_preamble(r, &b);
+		add_preamble(r, &b, !whole);
 	if (st != NULL)
 		add_op(&b, st, params, keep);
-	if (commit)
+	if (commit && !whole)
 		add_op(&b, &stmt_commit, NULL, false);
 	PGresult *res = run_batch(r, &b);
 	if (r->err.code != ERR_NONE)
-		r->tx = conn == NULL ? TX_NONE : TX_FAILED;
+		r->tx = conn == NULL || whole ? TX_NONE : TX_FAILED;
 	else
 		r->tx = commit ? TX_NONE : TX_OPEN;
 	return res;
@@ -309,8 +332,8 @@ int
 db_switch_tenant(struct req *r, int64_t tenant_id)
 {
 	if (tenant_id > 0)
-		exec_in_tx(r, &stmt_switch, (const char *const[]){
-		    req_i64(r, tenant_id), NULL}, false, false);
+		exec_in_tx(r, &stmt_enter, (const char *const[]){
+		    req_i64(r, tenant_id), "0", "false", NULL}, false, false);
 	else
 		exec_in_tx(r, &stmt_leave, NULL, false, false);
 	return r->err.code == ERR_NONE ? 0 : -1;

@@ -2,7 +2,7 @@
  *
  * Every unit of work runs in one transaction. The first statement of a request
  * is sent in one round trip with BEGIN, the tenant context (SET LOCAL ROLE and
- * search_path through public.crm_enter_tenant) and the route's permission
+ * search_path, checking the tenant is active) and the route's permission
  * check, using libpq's pipeline mode; DB_COMMIT adds the COMMIT to the same
  * round trip. Statements are prepared on first use on each connection.
  *

@@ -169,8 +169,8 @@ dispatch_request(FCGX_Request *fr, struct arena *a)
 	db_rollback(&r);	/* a no-op unless a handler left a transaction open */
 	idempotency_end(&r);
 	if (r.status >= 500)
-		log_error("%s %s %d %.2fms %s", r.method, r.path, r.status,
-		    ms_since(&t0), err_name(r.err.code));
+		LOG_AT(err_log_level(r.err.code), "%s %s %d %.2fms %s", r.method,
+		    r.path, r.status, ms_since(&t0), err_name(r.err.code));
 	else
 		log_info("%s %s %d %.2fms", r.method, r.path, r.status, ms_since(&t0));
 	log_set_context(NULL, 0);

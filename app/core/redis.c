@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 static redisContext *ctx;
@@ -116,7 +117,12 @@ connection_lost(void)
 static int
 ensure_connection(struct err *e)
 {
-	if (ctx != NULL && !connection_lost())
+	static int64_t last_used;
+	int64_t now = clock_ms();
+	bool idle = now - last_used > CONNECTION_PROBE_AFTER_MS;
+
+	last_used = now;
+	if (ctx != NULL && (!idle || !connection_lost()))
 		return 0;
 	redis_disconnect();
 	ctx = connect_url();

@@ -61,33 +61,15 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, memberships, operators
 GRANT SELECT, INSERT ON operator_audit TO crm_api;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO crm_api;
 
--- Enters a tenant's context for the rest of the transaction: checks that the
--- tenant exists, is active (when check_status) and has a schema at least
--- min_version, then SET LOCAL ROLE crm_t_<id> and search_path t_<id>.
--- The tenant's id, slug and name stay readable in that context as the
--- settings crm.tenant_id, crm.tenant_slug and crm.tenant_name.
--- Runs as the caller (crm_api), who is a member of every tenant role.
-CREATE FUNCTION crm_enter_tenant(tid bigint, min_version int, check_status bool)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-	t public.tenants;
+-- Raises an error with one of our SQLSTATEs (CRM01 suspended, CRM02 schema
+-- behind, CRM03 forbidden, CRM04 no such tenant), which crm-api maps to its
+-- error codes (app/core/db.c). Used where plain SQL must refuse; the tenant
+-- context itself is entered by a statement in app/core/db.c, so that the
+-- path every request takes runs no procedural code.
+CREATE FUNCTION crm_refuse(code text, message text) RETURNS text
+LANGUAGE plpgsql AS $$
 BEGIN
-	SELECT * INTO t FROM public.tenants WHERE id = tid;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'tenant % does not exist', tid USING ERRCODE = 'CRM04';
-	END IF;
-	IF check_status AND t.status <> 'active' THEN
-		RAISE EXCEPTION 'tenant % is %', tid, t.status USING ERRCODE = 'CRM01';
-	END IF;
-	IF t.schema_version < min_version THEN
-		RAISE EXCEPTION 'tenant % schema is at %, need %', tid, t.schema_version,
-			min_version USING ERRCODE = 'CRM02';
-	END IF;
-	PERFORM set_config('crm.tenant_id', tid::text, true);
-	PERFORM set_config('crm.tenant_slug', t.slug, true);
-	PERFORM set_config('crm.tenant_name', t.name, true);
-	PERFORM set_config('role', 'crm_t_' || tid, true);
-	PERFORM set_config('search_path', 't_' || tid, true);
+	RAISE EXCEPTION '%', message USING ERRCODE = code;
 END
 $$;
 
@@ -126,9 +108,9 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION crm_enter_tenant(bigint, int, bool) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm_refuse(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_tenant_create(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm_tenant_drop(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm_enter_tenant(bigint, int, bool) TO crm_api;
+GRANT EXECUTE ON FUNCTION crm_refuse(text, text) TO crm_api;
 GRANT EXECUTE ON FUNCTION crm_tenant_create(bigint) TO crm_api;
 GRANT EXECUTE ON FUNCTION crm_tenant_drop(bigint) TO crm_api;
