@@ -48,7 +48,7 @@ read_params(struct req *r, FCGX_Request *fr)
 
 	r->fcgi = fr;
 	r->method = param(fr, "REQUEST_METHOD");
-	r->path = uri != NULL ? uri : param(fr, "SCRIPT_NAME");
+	r->path = uri;
 	r->query = query != NULL ? query : "";
 	r->content_type = param(fr, "CONTENT_TYPE");
 	r->request_id = request_id(r, param(fr, "REQUEST_ID"));

@@ -1,7 +1,9 @@
 /* Logging; see log.h. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -12,6 +14,27 @@ enum log_level log_min_level = LOG_INFO;
 
 static char ctx_request_id[64] = "-";
 static long long ctx_tenant_id;
+static pid_t cached_pid;	/* getpid() is a system call; reset in a child */
+
+static void
+forget_pid(void)
+{
+	cached_pid = 0;
+}
+
+static pid_t
+my_pid(void)
+{
+	static bool registered;
+
+	if (!registered) {
+		pthread_atfork(NULL, NULL, forget_pid);
+		registered = true;
+	}
+	if (cached_pid == 0)
+		cached_pid = getpid();
+	return cached_pid;
+}
 
 void
 log_set_level(const char *name)
@@ -53,10 +76,10 @@ log_write(enum log_level level, const char *file, int line, const char *fmt, ...
 	va_end(ap);
 	if (level >= LOG_WARN || log_min_level == LOG_DEBUG)
 		fprintf(stderr, "%s.%03dZ %s pid=%d rid=%s tenant=%lld %s (%s:%d)\n",
-		    stamp, (int)(tv.tv_usec / 1000), names[level], (int)getpid(),
+		    stamp, (int)(tv.tv_usec / 1000), names[level], (int)my_pid(),
 		    ctx_request_id, ctx_tenant_id, msg, file, line);
 	else
 		fprintf(stderr, "%s.%03dZ %s pid=%d rid=%s tenant=%lld %s\n",
-		    stamp, (int)(tv.tv_usec / 1000), names[level], (int)getpid(),
+		    stamp, (int)(tv.tv_usec / 1000), names[level], (int)my_pid(),
 		    ctx_request_id, ctx_tenant_id, msg);
 }

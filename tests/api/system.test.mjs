@@ -69,3 +69,14 @@ test('a known path with a wrong method answers 405 with Allow', async () => {
     assert.match(res.headers.get('allow') || '', new RegExp(`\\b${allowed}\\b`), `Allow of ${method} ${p}`);
   }
 });
+
+test('a body over nginx\'s limit answers 413 in the error shape with a single X-Request-Id', async () => {
+  const res = await api('POST', '/api/v1/auth/login', { raw: 'x'.repeat(3 * 1024 * 1024) });
+  assertError(res, 413, 'payload_too_large');
+  assert.match(res.headers.get('x-request-id') || '', /^[0-9a-f]+$/, 'one request id, not two joined');
+});
+
+test('a query string that is not UTF-8 answers 400, not 500', async () => {
+  assertError(await api('GET', '/api/v1/auth/slug_available?slug=%FF%FE'), 400, 'bad_request');
+  assertError(await api('GET', '/api/v1/auth/slug_available?slug=a%00b'), 400, 'bad_request');
+});
