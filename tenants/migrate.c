@@ -82,7 +82,7 @@ tenants_migrate_next(struct req *r, int64_t *tenant_id)
 		return -1;
 	if (PQntuples(res) == 0)
 		return db_commit(r);
-	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	int64_t id = db_int64(res, 0, 0);
 	int from = atoi(PQgetvalue(res, 0, 1));
 	if (tenants_schema_upgrade(r, id, from) != 0 ||
 	    db_switch_tenant(r, 0) != 0 ||

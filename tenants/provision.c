@@ -37,27 +37,20 @@ static struct db_stmt stmt_owner_insert = DB_STMT(
     "INSERT INTO members (user_id, email, name, role, status, locale) "
     "VALUES ($1, $2, $3, 'owner', 'active', $4)", 4);
 
-static int64_t
-returned_id(PGresult *res)
-{
-	return res != NULL && PQntuples(res) == 1 ?
-	    strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-}
-
 /* Public rows: the user (when new), the tenant, the membership. */
 static int
 insert_platform_rows(struct req *r, const char *slug, const char *company,
     struct tenant_owner *o, int64_t *tenant_id)
 {
 	if (o->user_id == 0) {
-		o->user_id = returned_id(DB_EXEC(r, &stmt_user_insert, 0, o->email,
-		    o->name, o->password_hash, o->locale));
+		o->user_id = db_int64(DB_EXEC(r, &stmt_user_insert, 0, o->email,
+		    o->name, o->password_hash, o->locale), 0, 0);
 		if (o->user_id == 0)
 			return db_violated(r, "users_email_key") ?
 			    err_set(&r->err, ERR_EMAIL_TAKEN, NULL) : -1;
 	}
-	*tenant_id = returned_id(DB_EXEC(r, &stmt_tenant_insert, 0, slug, company,
-	    o->locale, req_i64(r, o->user_id), req_i64(r, tenants_latest_version())));
+	*tenant_id = db_int64(DB_EXEC(r, &stmt_tenant_insert, 0, slug, company,
+	    o->locale, req_i64(r, o->user_id), req_i64(r, tenants_latest_version())), 0, 0);
 	if (*tenant_id == 0)
 		return db_violated(r, "tenants_slug_key") ?
 		    err_set(&r->err, ERR_SLUG_TAKEN, NULL) : -1;

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -406,6 +407,14 @@ db_rollback(struct req *r)
 		r->err = saved;	/* the first failure is the one to report */
 	}
 	r->tx = TX_NONE;
+}
+
+int64_t
+db_int64(const PGresult *res, int row, int col)
+{
+	if (res == NULL || row >= PQntuples(res) || PQgetisnull(res, row, col))
+		return 0;
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
 bool

@@ -78,6 +78,9 @@ int db_check_tenant(struct req *r);
 int db_commit(struct req *r);
 void db_rollback(struct req *r);
 
+/* The integer in a result cell; 0 for NULL or a missing row. */
+int64_t db_int64(const PGresult *res, int row, int col);
+
 /* True when the last failure was a violation of the named constraint. */
 bool db_violated(struct req *r, const char *constraint);
 

@@ -45,6 +45,23 @@ parse_id(const char *s)
 	return v > 0 ? v : -1;
 }
 
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+
+int
+req_page(struct req *r, struct page *out)
+{
+	const char *limit = req_query(r, "limit"), *cursor = req_query(r, "cursor");
+
+	out->limit = limit != NULL ? parse_id(limit) : PAGE_DEFAULT;
+	out->after = cursor != NULL ? parse_id(cursor) : 0;
+	if (out->limit < 1 || out->limit > PAGE_MAX)
+		err_field(&r->err, "limit", "invalid_value");
+	if (out->after < 0)
+		err_set(&r->err, ERR_BAD_REQUEST, "The cursor is not valid.");
+	return r->err.code == ERR_NONE ? 0 : -1;
+}
+
 int
 req_param_id_or_fail(struct req *r, const char *name, int64_t *out)
 {

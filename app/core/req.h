@@ -77,6 +77,14 @@ bool req_query_valid(struct req *r);
 /* Query-string parameter by name, URL-decoded; NULL when absent. */
 const char *req_query(struct req *r, const char *name);
 
+/* A list page from ?limit= (1..200, default 50) and ?cursor= (the id the
+ * previous page ended at). Records a field error (limit) or ERR_BAD_REQUEST
+ * (cursor) and returns -1 when either is malformed. */
+struct page {
+	int64_t limit, after;
+};
+int req_page(struct req *r, struct page *out);
+
 void req_header(struct req *r, const char *name, const char *value);
 
 /* Writes a JSON answer. Returns 0. */

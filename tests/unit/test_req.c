@@ -22,6 +22,58 @@ query(void **state, const char *qs, const char *name)
 }
 
 static void
+page_defaults_to_fifty_from_the_start(void **state)
+{
+	struct req *r = fixture_req(state);
+	struct page p;
+
+	r->query = "";
+	assert_int_equal(req_page(r, &p), 0);
+	assert_int_equal(p.limit, 50);
+	assert_int_equal(p.after, 0);
+}
+
+static void
+page_reads_limit_and_cursor(void **state)
+{
+	struct req *r = fixture_req(state);
+	struct page p;
+
+	r->query = "limit=200&cursor=1234";
+	assert_int_equal(req_page(r, &p), 0);
+	assert_int_equal(p.limit, 200);
+	assert_int_equal(p.after, 1234);
+}
+
+static void
+page_refuses_a_limit_out_of_range(void **state)
+{
+	struct req *r = fixture_req(state);
+	struct page p;
+
+	r->query = "limit=201";
+	assert_int_equal(req_page(r, &p), -1);
+	assert_true(has_field_error(r, "limit", "invalid_value"));
+}
+
+static void
+page_refuses_a_malformed_cursor(void **state)
+{
+	const char *bad[] = {"cursor=abc", "cursor=0", "cursor=-5", "cursor=12x",
+	    "cursor=9999999999999999999", "limit=ten"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct req *r = fixture_req(state);
+		struct page p;
+
+		r->err = (struct err){0};
+		r->query = bad[i];
+		assert_int_equal(req_page(r, &p), -1);
+		assert_int_not_equal(r->err.code, ERR_NONE);
+	}
+}
+
+static void
 query_finds_a_key(void **state)
 {
 	assert_string_equal(query(state, "a=1&b=two&c=3", "b"), "two");
@@ -563,6 +615,10 @@ main(void)
 		FIXTURE_TEST(no_content_answer_has_no_body),
 		FIXTURE_TEST(missing_request_id_is_written_as_dash),
 		FIXTURE_TEST(long_request_id_does_not_overflow_the_head),
+		FIXTURE_TEST(page_defaults_to_fifty_from_the_start),
+		FIXTURE_TEST(page_reads_limit_and_cursor),
+		FIXTURE_TEST(page_refuses_a_limit_out_of_range),
+		FIXTURE_TEST(page_refuses_a_malformed_cursor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,12 +65,6 @@ slug_valid(const char *slug)
 	return regexec(&re, slug, 0, NULL, 0) == 0;
 }
 
-static int64_t
-to_id(const char *s)
-{
-	return s != NULL ? strtoll(s, NULL, 10) : 0;
-}
-
 /* POST /api/v1/auth/signup: a new company, its workspace and its owner. */
 static int
 auth_signup(struct req *r)
@@ -144,7 +138,7 @@ choose_tenant(struct req *r, PGresult *res, const char *slug, int64_t *tenant_id
 	}
 	if (PQgetisnull(res, 0, 3))	/* no membership, or not in that tenant */
 		return err_set(&r->err, ERR_INVALID_CREDENTIALS, NULL);
-	*tenant_id = to_id(PQgetvalue(res, 0, 3));
+	*tenant_id = db_int64(res, 0, 3);
 	return 0;
 }
 
@@ -167,7 +161,7 @@ auth_login(struct req *r)
 	    identity_verify_password(r, "login", email, password, res) != 0)
 		return req_fail(r);
 	if (choose_tenant(r, res, slug, &tenant_id) != 0 ||
-	    identity_load_member(r, tenant_id, to_id(PQgetvalue(res, 0, 0)), &m) != 0)
+	    identity_load_member(r, tenant_id, db_int64(res, 0, 0), &m) != 0)
 		return req_fail(r);
 	return identity_answer_new_session(r, 200, &m);
 }

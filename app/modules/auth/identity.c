@@ -138,7 +138,7 @@ identity_account_for(struct req *r, const char *email, const char *password,
 	if (PQntuples(res) == 1) {
 		if (!auth_password_verify(PQgetvalue(res, 0, 1), password))
 			return err_set(&r->err, mismatch, NULL);
-		*user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*user_id = db_int64(res, 0, 0);
 		return 0;
 	}
 	return auth_password_hash(password, hash) == 0 ? 0 :

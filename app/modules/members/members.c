@@ -11,7 +11,6 @@
 #include "app/core/session.h"
 #include "app/modules/auth/identity.h"
 
-#define PAGE_MAX 200
 #define INVITE_DAYS "7"
 
 static struct db_stmt stmt_list = DB_STMT(
@@ -84,28 +83,16 @@ static struct db_stmt stmt_invite_accept = DB_STMT(
     " SELECT 'member.joined', 'member', id, member_json(upd) FROM upd) "
     "SELECT id FROM upd", 3);
 
-static int64_t
-to_id(const char *s)
-{
-	return s != NULL ? strtoll(s, NULL, 10) : 0;
-}
-
 /* GET /api/v1/members?limit=&cursor= */
 static int
 members_list(struct req *r)
 {
-	const char *limit = req_query(r, "limit"), *cursor = req_query(r, "cursor");
-	long n = limit != NULL ? strtol(limit, NULL, 10) : 50;
-	int64_t after = cursor != NULL ? to_id(cursor) : 0;
+	struct page page;
 
-	if (n < 1 || n > PAGE_MAX) {
-		err_field(&r->err, "limit", "invalid_value");
+	if (req_page(r, &page) != 0)
 		return req_fail(r);
-	}
-	if (cursor != NULL && (after <= 0 || strspn(cursor, "0123456789") != strlen(cursor)))
-		return req_fail_with(r, ERR_BAD_REQUEST, "The cursor is not valid.");
-	const char *json = DB_VALUE(r, &stmt_list, DB_COMMIT, req_i64(r, after),
-	    req_i64(r, n));
+	const char *json = DB_VALUE(r, &stmt_list, DB_COMMIT, req_i64(r, page.after),
+	    req_i64(r, page.limit));
 	return json != NULL ? req_json(r, 200, json) : req_fail(r);
 }
 
@@ -172,7 +159,7 @@ patch_allowed(struct req *r, int64_t id, const struct member_patch *p)
 	if (PQntuples(res) == 0)
 		return err_set(&r->err, ERR_NOT_FOUND, NULL);
 	bool target_is_owner = strcmp(PQgetvalue(res, 0, 0), "owner") == 0;
-	bool target_is_self = to_id(PQgetvalue(res, 0, 2)) == r->id.user_id;
+	bool target_is_self = db_int64(res, 0, 2) == r->id.user_id;
 	if ((p->role != NULL && strcmp(p->role, "owner") == 0) ||
 	    (target_is_owner && (p->role != NULL || p->status != NULL)))
 		return err_set(&r->err, ERR_FORBIDDEN, "The owner's role and status cannot be changed here.");
@@ -300,7 +287,7 @@ invited_user(struct req *r, const char *email, const char *name,
 		return -1;
 	if (PQntuples(res) != 1)	/* created concurrently */
 		return err_set(&r->err, ERR_CONFLICT, NULL);
-	*user_id = to_id(PQgetvalue(res, 0, 0));
+	*user_id = db_int64(res, 0, 0);
 	return 0;
 }
 

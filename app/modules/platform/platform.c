@@ -12,7 +12,6 @@
 #include "app/modules/auth/identity.h"
 #include "tenants/tenants.h"
 
-#define PAGE_MAX 200
 
 static struct db_stmt stmt_operator_by_email = DB_STMT(
     "SELECT id, password_hash, name FROM public.operators WHERE email = $1", 1);
@@ -57,7 +56,7 @@ platform_login(struct req *r)
 	PGresult *res = DB_EXEC(r, &stmt_operator_by_email, DB_COMMIT, email);
 	if (res == NULL || identity_verify_password(r, "op", email, password, res) != 0)
 		return req_fail(r);
-	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	int64_t id = db_int64(res, 0, 0);
 	if (session_create(r, 0, id, "operator", &s) != 0)
 		return req_fail(r);
 	struct token_claims c = {.sub = id, .tid = 0, .sid = s.id,
@@ -88,23 +87,18 @@ static int
 platform_tenants(struct req *r)
 {
 	const char *q = req_query(r, "q"), *status = req_query(r, "status");
-	const char *limit = req_query(r, "limit"), *cursor = req_query(r, "cursor");
-	long n = limit != NULL ? strtol(limit, NULL, 10) : 50;
-	int64_t after = cursor != NULL ? strtoll(cursor, NULL, 10) : 0;
+	struct page page;
 
-	if (n < 1 || n > PAGE_MAX)
-		err_field(&r->err, "limit", "invalid_value");
+	req_page(r, &page);
 	if (q != NULL && utf8_length(q) > 100)
 		err_field(&r->err, "q", "too_long");
 	if (status != NULL && strcmp(status, "active") != 0 &&
 	    strcmp(status, "suspended") != 0)
 		err_field(&r->err, "status", "invalid_value");
-	if (cursor != NULL && (after <= 0 || strspn(cursor, "0123456789") != strlen(cursor)))
-		err_set(&r->err, ERR_BAD_REQUEST, "The cursor is not valid.");
 	if (r->err.code != ERR_NONE)
 		return req_fail(r);
-	const char *json = DB_VALUE(r, &stmt_tenants, DB_COMMIT, req_i64(r, after),
-	    q != NULL && *q != '\0' ? q : NULL, status, req_i64(r, n));
+	const char *json = DB_VALUE(r, &stmt_tenants, DB_COMMIT, req_i64(r, page.after),
+	    q != NULL && *q != '\0' ? q : NULL, status, req_i64(r, page.limit));
 	return json != NULL ? req_json(r, 200, json) : req_fail(r);
 }
 
