@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
   api, assertError, assertFields, assertTokenShape, expectStatus, listMembers, login, me, signup, signupBody,
-  testBadBodies, unique, PASSWORD,
+  psql, testBadBodies, unique, PASSWORD,
 } from './lib.mjs';
 
 const SIGNUP = '/api/v1/auth/signup';
@@ -58,6 +58,17 @@ test('the owner can log in with the new password', async () => {
 test('a taken slug answers 409 slug_taken', async () => {
   const res = await api('POST', SIGNUP, { body: signupBody({ slug: first.body.slug }) });
   assertError(res, 409, 'slug_taken');
+});
+
+test('a sign-up refused halfway (slug taken after the new user was written) leaves nothing behind', async () => {
+  const body = signupBody({ slug: first.body.slug });
+  assertError(await api('POST', SIGNUP, { body }), 409, 'slug_taken');
+  const left = await psql(`SELECT (SELECT count(*) FROM users WHERE email = '${body.email.toLowerCase()}')
+    + (SELECT count(*) FROM tenants WHERE name = '${body.company}')`);
+  assert.equal(left.code, 0, left.stderr);
+  assert.equal(left.stdout.trim(), '0');
+  // The e-mail is free: the same person can sign up with another password.
+  expectStatus(await api('POST', SIGNUP, { body: { ...body, slug: `${body.slug}-2`, password: 'a-different-pass' } }), 201);
 });
 
 test('an existing e-mail with another password answers 409 email_taken', async () => {
