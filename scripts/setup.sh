@@ -15,11 +15,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # postgresql-contrib-15 (pg_trgm) is part of postgresql-15 on Debian 12.
-# curl: stack.sh checks nginx with it.
+# curl: stack.sh checks nginx with it. chromium (driven by playwright-core) and
+# fonts-noto-cjk (Chinese glyphs in screenshots): the web app's e2e tests.
 PACKAGES=(
     build-essential pkg-config curl
     libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libsodium-dev libcmocka-dev
     postgresql-15 redis-server nginx wrk
+    chromium fonts-noto-cjk
 )
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 

@@ -100,6 +100,8 @@ read_body(struct req *r)
 
 	if (len > REQ_MAX_BODY)
 		return err_set(&r->err, ERR_PAYLOAD_TOO_LARGE, NULL);
+	if (len < 0)
+		return err_set(&r->err, ERR_BAD_REQUEST, "The Content-Length is not valid.");
 	if (!(r->route->flags & ROUTE_JSON_BODY))
 		return 0;
 	if (!is_json_type(r->content_type))
