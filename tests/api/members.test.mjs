@@ -53,7 +53,7 @@ test('invitation flow: invite, get, accept; the member logs in and sees /me and 
   assert.equal(invited.member.name, '李四');
   assert.equal(typeof invited.invite_token, 'string');
   assert.ok(invited.invite_token.length >= 16);
-  assert.equal(invited.invite_url, `/invite/${invited.invite_token}`);
+  assert.equal(invited.invite_url, `/invite#${invited.invite_token}`);
 
   const listed = (await listMembers(owner.access_token)).find((m) => m.id === invited.member.id);
   assert.equal(listed?.status, 'invited');

@@ -122,8 +122,10 @@ members_invite(struct req *r)
 	buf_init(&b, r->arena);
 	buf_addf(&b, "{\"member\":%s,\"invite_token\":", member);
 	buf_add_json_str(&b, token);
+	/* The token rides in the fragment, which browsers never send: opening
+	 * the link leaves it out of every access log. */
 	buf_adds(&b, ",\"invite_url\":");
-	buf_add_json_str(&b, arena_printf(r->arena, "/invite/%s", token));
+	buf_add_json_str(&b, arena_printf(r->arena, "/invite#%s", token));
 	buf_adds(&b, "}");
 	return req_json(r, 201, buf_cstr(&b));
 }
