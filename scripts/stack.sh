@@ -214,7 +214,12 @@ SELECT 'CREATE DATABASE crm OWNER crm_owner ENCODING UTF8'
 REVOKE ALL ON DATABASE crm FROM PUBLIC;
 GRANT CONNECT ON DATABASE crm TO crm_api;
 \connect crm
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- pg_trgm lives in schema ext, which tenant roles may use (they have no
+-- right on public); sql/platform/002_trgm.sql grants that usage.
+CREATE SCHEMA IF NOT EXISTS ext AUTHORIZATION crm_owner;
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA ext;
+SELECT 'ALTER EXTENSION pg_trgm SET SCHEMA ext'
+ WHERE (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm') <> 'ext' \gexec
 ALTER SCHEMA public OWNER TO crm_owner;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO crm_api;

@@ -20,7 +20,8 @@ static struct db_stmt stmt_schema_create = DB_STMT(
 /* In the tenant's context: the starter kit and the owner. */
 static struct db_stmt stmt_seed_roles = DB_STMT(
     "INSERT INTO roles (key, name, permissions, record_scope, is_system) "
-    "SELECT r->>'key', r->>'name', r->'permissions', r->>'record_scope', "
+    "SELECT r->>'key', r->>'name', (r->'permissions') || rights_expand(r->'rights'), "
+    "r->>'record_scope', "
     "coalesce((r->>'is_system')::bool, false) "
     "FROM jsonb_array_elements($1::jsonb->'roles') r", 1);
 static struct db_stmt stmt_seed_pipelines = DB_STMT(

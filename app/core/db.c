@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "module.h"
 
@@ -25,7 +26,9 @@ static struct db_stmt stmt_rollback = DB_STMT("ROLLBACK", 0);
 /* Enters tenant $1's context for the rest of the transaction: refuses when
  * it does not exist, is not active (when $3) or its schema is older than $2;
  * else SET LOCAL ROLE crm_t_<id> and search_path t_<id>, and keeps the
- * tenant's id, slug and name readable as the settings crm.tenant_*.
+ * tenant's id, slug and name readable as the settings crm.tenant_*, and the
+ * caller's user id ($4) and role ($5) as crm.user_id and crm.role (the
+ * record engine's scope and field security read them).
  * It runs on every request, so it is one prepared statement, no function. */
 #define ENTER_TENANT_SQL \
     "SELECT CASE " \
@@ -36,9 +39,11 @@ static struct db_stmt stmt_rollback = DB_STMT("ROLLBACK", 0);
     "  || set_config('search_path', 't_' || t.id, true) " \
     "  || set_config('crm.tenant_id', t.id::text, true) " \
     "  || set_config('crm.tenant_slug', t.slug, true) " \
-    "  || set_config('crm.tenant_name', t.name, true) END " \
+    "  || set_config('crm.tenant_name', t.name, true) " \
+    "  || set_config('crm.user_id', coalesce($4, ''), true) " \
+    "  || set_config('crm.role', coalesce($5, ''), true) END " \
     "FROM (SELECT $1::bigint AS id) x LEFT JOIN public.tenants t ON t.id = x.id"
-static struct db_stmt stmt_enter = DB_STMT(ENTER_TENANT_SQL, 3);
+static struct db_stmt stmt_enter = DB_STMT(ENTER_TENANT_SQL, 5);
 static struct db_stmt stmt_leave = DB_STMT(
     "SELECT set_config('role', 'none', true), "
     "set_config('search_path', 'public', true)", 0);
@@ -130,10 +135,12 @@ add_preamble(struct req *r, struct batch *b, bool explicit_tx)
 		add_op(b, &stmt_begin, NULL, false);
 	if (r->tx_tenant <= 0)
 		return;
-	const char **enter = arena_alloc(r->arena, 3 * sizeof(*enter));
+	const char **enter = arena_alloc(r->arena, 5 * sizeof(*enter));
 	enter[0] = req_i64(r, r->tx_tenant);
 	enter[1] = req_i64(r, db_tenant_schema_version);
 	enter[2] = "true";
+	enter[3] = r->id.user_id > 0 ? req_i64(r, r->id.user_id) : NULL;
+	enter[4] = r->id.role;
 	add_op(b, &stmt_enter, enter, false);
 	if (r->route != NULL && r->route->permission != NULL) {
 		const char **req = arena_alloc(r->arena, 2 * sizeof(*req));
@@ -163,6 +170,58 @@ sqlstate_is(const char *state, const char *prefix)
 	return state != NULL && strncmp(state, prefix, strlen(prefix)) == 0;
 }
 
+/* The DETAIL of a record-engine error, {"name": "reason"…}, as field
+ * reasons of r->err (the code is set by the caller afterwards). */
+static void
+detail_fields(struct req *r, const char *detail)
+{
+	struct err ignored = {0};
+	cJSON *obj = detail != NULL && *detail == '{' ?
+	    json_parse_object(r->arena, &ignored, detail, strlen(detail)) : NULL;
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, obj)
+		if (cJSON_IsString(item))
+			err_field(&r->err, arena_strdup(r->arena, item->string),
+			    arena_strdup(r->arena, item->valuestring));
+}
+
+/* Our SQLSTATEs raised by the record engine (sql/tenant/004_record_engine.sql). */
+static void
+fail_from_engine(struct req *r, const char *state, const char *primary,
+    const char *detail)
+{
+	static const struct {
+		const char *state;
+		enum err_code code;
+		bool fields;
+	} engine[] = {
+		{"CRM10", ERR_VALIDATION_FAILED, true},
+		{"CRM11", ERR_VERSION_CONFLICT, false},
+		{"CRM12", ERR_FIELD_FORBIDDEN, true},
+		{"CRM13", ERR_DUPLICATE, false},
+		{"CRM14", ERR_NOT_FOUND, false},
+		{"CRM15", ERR_BAD_REQUEST, true},
+		{"CRM16", ERR_CONFLICT, false},
+	};
+
+	for (size_t i = 0; i < sizeof(engine) / sizeof(engine[0]); i++) {
+		if (strcmp(state, engine[i].state) != 0)
+			continue;
+		if (engine[i].fields)
+			detail_fields(r, detail);
+		err_set(&r->err, engine[i].code, engine[i].code == ERR_CONFLICT ?
+		    arena_strdup(r->arena, primary) : NULL);
+		/* a duplicate names the record it matches: {"existing_id": n} */
+		if (engine[i].code == ERR_DUPLICATE && detail != NULL && *detail == '{')
+			r->err.extra_json = arena_strndup(r->arena, detail + 1,
+			    strlen(detail) - 2);
+		return;
+	}
+	err_set(&r->err, ERR_INTERNAL, NULL);
+	log_error("unknown engine SQLSTATE %s: %s", state, primary);
+}
+
 /* Maps a failed result to r->err; the one place SQLSTATEs become codes. */
 static void
 fail_from_result(struct req *r, const PGresult *res)
@@ -181,6 +240,9 @@ fail_from_result(struct req *r, const PGresult *res)
 		err_set(&r->err, ERR_FORBIDDEN, NULL);
 	else if (sqlstate_is(state, "CRM04"))
 		err_set(&r->err, ERR_UNAUTHORIZED, "This workspace no longer exists.");
+	else if (sqlstate_is(state, "CRM1"))
+		fail_from_engine(r, state, primary != NULL ? primary : "",
+		    PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
 	else if (sqlstate_is(state, "23505"))
 		err_set(&r->err, ERR_CONFLICT, NULL);
 	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01"))
@@ -334,7 +396,7 @@ db_switch_tenant(struct req *r, int64_t tenant_id)
 {
 	if (tenant_id > 0)
 		exec_in_tx(r, &stmt_enter, (const char *const[]){
-		    req_i64(r, tenant_id), "0", "false", NULL}, false, false);
+		    req_i64(r, tenant_id), "0", "false", NULL, NULL}, false, false);
 	else
 		exec_in_tx(r, &stmt_leave, NULL, false, false);
 	return r->err.code == ERR_NONE ? 0 : -1;

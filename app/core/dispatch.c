@@ -56,6 +56,7 @@ read_params(struct req *r, FCGX_Request *fr)
 	r->user_agent = param(fr, "HTTP_USER_AGENT");
 	r->authorization = param(fr, "HTTP_AUTHORIZATION");
 	r->idempotency_header = param(fr, "HTTP_IDEMPOTENCY_KEY");
+	r->if_match = param(fr, "HTTP_IF_MATCH");
 	if (r->method == NULL)
 		r->method = "GET";
 	if (r->path == NULL)

@@ -2,6 +2,7 @@
 #include "json.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -255,4 +256,27 @@ json_get_id(struct req *r, const cJSON *obj, const char *key, int64_t *out,
 		return err_field(&r->err, key, "invalid_type");
 	*out = (int64_t)d;
 	return 0;
+}
+
+cJSON *
+json_new_object(struct arena *a)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if (obj == NULL)
+		abort();
+	arena_cleanup(a, free_json, obj);
+	return obj;
+}
+
+const char *
+json_print(struct arena *a, const cJSON *item)
+{
+	char *text = cJSON_PrintUnformatted(item);
+
+	if (text == NULL)
+		abort();
+	const char *copy = arena_strdup(a, text);
+	cJSON_free(text);
+	return copy;
 }

@@ -19,6 +19,11 @@
 cJSON *json_parse_object(struct arena *a, struct err *e, const char *text,
     size_t len);
 
+/* An empty object freed with the arena, for building small documents. */
+cJSON *json_new_object(struct arena *a);
+/* item as compact JSON text in the arena. */
+const char *json_print(struct arena *a, const cJSON *item);
+
 enum json_need { JSON_OPTIONAL, JSON_REQUIRED };
 
 /* A string member of obj of min..max characters (code points), trimmed of

@@ -147,6 +147,26 @@ req_query(struct req *r, const char *name)
 	return NULL;
 }
 
+int
+req_query_each(struct req *r, int (*fn)(struct req *r, const char *key,
+    const char *value, void *ctx), void *ctx)
+{
+	for (const char *p = r->query; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		size_t key_len = eq != NULL ? (size_t)(eq - p) : len;
+		int rc = fn(r, url_decode(r->arena, p, key_len), eq != NULL ?
+		    url_decode(r->arena, eq + 1, len - key_len - 1) : "", ctx);
+
+		if (rc != 0)
+			return rc;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
 void
 req_header(struct req *r, const char *name, const char *value)
 {

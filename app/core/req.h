@@ -42,6 +42,7 @@ struct req {
 	const char *method, *path, *query, *content_type;
 	const char *request_id, *client_ip, *user_agent, *authorization;
 	const char *idempotency_header;	/* Idempotency-Key, or NULL */
+	const char *if_match;	/* If-Match, or NULL */
 	const char *body;
 	size_t body_len;
 	struct cJSON *json;	/* the parsed body on ROUTE_JSON_BODY routes */
@@ -76,6 +77,10 @@ int req_param_id_or_fail(struct req *r, const char *name, int64_t *out);
 bool req_query_valid(struct req *r);
 /* Query-string parameter by name, URL-decoded; NULL when absent. */
 const char *req_query(struct req *r, const char *name);
+/* Calls fn with each URL-decoded key and value, in order; stops at and
+ * returns fn's first non-zero answer. */
+int req_query_each(struct req *r, int (*fn)(struct req *r, const char *key,
+    const char *value, void *ctx), void *ctx);
 
 /* A list page from ?limit= (1..200, default 50) and ?cursor= (the id the
  * previous page ended at). Records a field error (limit) or ERR_BAD_REQUEST

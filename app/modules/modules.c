@@ -2,12 +2,13 @@
 #include "app/core/module.h"
 
 extern const struct module system_module, auth_module, members_module,
-    platform_module;
+    platform_module, records_module;
 
 const struct module *const modules[] = {
 	&system_module,
 	&auth_module,
 	&members_module,
 	&platform_module,
+	&records_module,
 	NULL,
 };
