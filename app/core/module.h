@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct req;
+struct call;
 
 enum route_auth {
 	AUTH_NONE,	/* anyone */
@@ -27,6 +28,7 @@ struct route {
 	enum route_auth auth;
 	const char *permission;	/* tenant permission key, or NULL */
 	unsigned flags;
+	struct call *call;	/* for handler call_handler: the SQL call (call.h) */
 };
 
 struct module {

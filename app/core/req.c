@@ -202,29 +202,52 @@ status_text(int status)
 	}
 }
 
-static int
-write_response(struct req *r, int status, const char *body)
+/* The status line and headers; content_type NULL sends none (no body). */
+static void
+write_head(struct req *r, int status, const char *content_type, size_t body_len)
 {
-	size_t body_len = body != NULL ? strlen(body) : 0;
 	struct buf head;
 
 	r->status = status;
 	r->responded = true;
-	r->response_body = body;
 	if (r->fcgi == NULL)
-		return 0;
+		return;
 	buf_init(&head, r->arena);
 	buf_addf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n",
 	    status, status_text(status), r->request_id != NULL ? r->request_id : "-");
-	if (body != NULL)
-		buf_addf(&head, "Content-Type: application/json; charset=utf-8\r\n"
-		    "Content-Length: %zu\r\n", body_len);
+	if (content_type != NULL)
+		buf_addf(&head, "Content-Type: %s\r\n", content_type);
+	if (content_type != NULL && body_len != (size_t)-1)
+		buf_addf(&head, "Content-Length: %zu\r\n", body_len);
 	buf_add(&head, r->headers.data, r->headers.len);
 	buf_add(&head, "\r\n", 2);
 	FCGX_PutStr(head.data, (int)head.len, r->fcgi->out);
-	if (body_len > 0)
+}
+
+static int
+write_response(struct req *r, int status, const char *body)
+{
+	size_t body_len = body != NULL ? strlen(body) : 0;
+
+	write_head(r, status, body != NULL ? "application/json; charset=utf-8" : NULL,
+	    body_len);
+	r->response_body = body;
+	if (r->fcgi != NULL && body_len > 0)
 		FCGX_PutStr(body, (int)body_len, r->fcgi->out);
 	return 0;
+}
+
+void
+req_stream_begin(struct req *r, const char *content_type)
+{
+	write_head(r, 200, content_type, (size_t)-1);
+}
+
+void
+req_stream_write(struct req *r, const char *data, size_t len)
+{
+	if (r->fcgi != NULL && len > 0)
+		FCGX_PutStr(data, (int)len, r->fcgi->out);
 }
 
 int

@@ -2,13 +2,14 @@
 #include "app/core/module.h"
 
 extern const struct module system_module, auth_module, members_module,
-    platform_module, records_module;
+    platform_module, catalog_module, records_module;
 
 const struct module *const modules[] = {
 	&system_module,
 	&auth_module,
 	&members_module,
 	&platform_module,
+	&catalog_module,	/* before records: /customers/duplicates vs /customers/{id} */
 	&records_module,
 	NULL,
 };

@@ -104,20 +104,22 @@ $$;
 -- POST /api/v1/customers/{id}/merge {"from_id"}: moves every related record
 -- and the tags of from_id onto id, puts from_id in the recycle bin, audits
 -- the merge on both. Both must be visible and live.
-CREATE FUNCTION customer_merge(into_id bigint, from_id bigint) RETURNS jsonb
+CREATE FUNCTION customer_merge(into_id bigint, body jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-	source jsonb;
+	from_id bigint := CASE WHEN jsonb_typeof(body->'from_id') = 'number'
+		AND body->>'from_id' ~ '^[0-9]{1,18}$' THEN (body->>'from_id')::bigint END;
+	from_row jsonb;
 	moved jsonb := '{}';
 	n int;
 	t text;
 BEGIN
 	PERFORM require_right('customers', 'delete');
-	IF into_id = from_id THEN
+	IF from_id IS NULL OR into_id = from_id THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', '{"from_id": "invalid_value"}');
 	END IF;
 	PERFORM record_visible('customers', into_id, false, true);
-	source := record_visible('customers', from_id, false, true);
+	from_row := record_visible('customers', from_id, false, true);
 	FOREACH t IN ARRAY ARRAY['contacts', 'opportunities', 'activities', 'tasks'] LOOP
 		EXECUTE format('WITH m AS (UPDATE %I SET customer_id = $1, version = version + 1, '
 			'updated_at = now() WHERE customer_id = $2 RETURNING id), '
@@ -129,8 +131,8 @@ BEGIN
 	END LOOP;
 	UPDATE leads SET converted_customer_id = into_id WHERE converted_customer_id = from_id;
 	UPDATE customers SET tags = ARRAY(SELECT DISTINCT x FROM unnest(tags ||
-			ARRAY(SELECT jsonb_array_elements_text(source->'tags'))) x ORDER BY x),
-		last_followed_at = greatest(last_followed_at, (source->>'last_followed_at')::timestamptz),
+			ARRAY(SELECT jsonb_array_elements_text(from_row->'tags'))) x ORDER BY x),
+		last_followed_at = greatest(last_followed_at, (from_row->>'last_followed_at')::timestamptz),
 		version = version + 1, updated_at = now()
 	WHERE id = into_id;
 	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, new_value)

@@ -461,9 +461,9 @@ fail_writes_extra_headers(void **state)
 }
 
 static const struct route only_get[] = {
-	{"GET", "/api/v1/things", NULL, AUTH_NONE, NULL, 0},
-	{"POST", "/api/v1/things", NULL, AUTH_NONE, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	{"GET", "/api/v1/things", NULL, AUTH_NONE, NULL, 0, NULL},
+	{"POST", "/api/v1/things", NULL, AUTH_NONE, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 static const struct module things = {"things", only_get};
 static const struct module *const things_modules[] = {&things, NULL};

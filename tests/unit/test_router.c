@@ -11,18 +11,18 @@ handler_stub(struct req *r)
 }
 
 static const struct route member_routes[] = {
-	{"GET", "/api/v1/members", handler_stub, AUTH_TENANT, NULL, 0},
-	{"POST", "/api/v1/members", handler_stub, AUTH_TENANT, NULL, ROUTE_JSON_BODY},
-	{"PATCH", "/api/v1/members/{id}", handler_stub, AUTH_TENANT, NULL, ROUTE_JSON_BODY},
-	{"DELETE", "/api/v1/members/{id}", handler_stub, AUTH_TENANT, NULL, 0},
-	{"GET", "/api/v1/members/{id}/history", handler_stub, AUTH_TENANT, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	{"GET", "/api/v1/members", handler_stub, AUTH_TENANT, NULL, 0, NULL},
+	{"POST", "/api/v1/members", handler_stub, AUTH_TENANT, NULL, ROUTE_JSON_BODY, NULL},
+	{"PATCH", "/api/v1/members/{id}", handler_stub, AUTH_TENANT, NULL, ROUTE_JSON_BODY, NULL},
+	{"DELETE", "/api/v1/members/{id}", handler_stub, AUTH_TENANT, NULL, 0, NULL},
+	{"GET", "/api/v1/members/{id}/history", handler_stub, AUTH_TENANT, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 static const struct route system_routes[] = {
-	{"GET", "/api/v1/health", handler_stub, AUTH_NONE, NULL, 0},
-	{"GET", "/api/v1/tenants/{tid}/members/{mid}", handler_stub, AUTH_PLATFORM, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	{"GET", "/api/v1/health", handler_stub, AUTH_NONE, NULL, 0, NULL},
+	{"GET", "/api/v1/tenants/{tid}/members/{mid}", handler_stub, AUTH_PLATFORM, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 static const struct module members_module = {"members", member_routes};

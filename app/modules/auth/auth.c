@@ -288,17 +288,17 @@ auth_me(struct req *r)
 }
 
 static const struct route routes[] = {
-	{"POST", "/api/v1/auth/signup", auth_signup, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
-	{"GET", "/api/v1/auth/slug_available", auth_slug_available, AUTH_NONE, NULL, 0},
-	{"POST", "/api/v1/auth/login", auth_login, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
-	{"POST", "/api/v1/auth/refresh", auth_refresh, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
-	{"POST", "/api/v1/auth/logout", auth_logout, AUTH_TENANT, NULL, 0},
-	{"GET", "/api/v1/auth/sessions", auth_sessions, AUTH_TENANT, NULL, 0},
-	{"DELETE", "/api/v1/auth/sessions/{id}", auth_session_end, AUTH_TENANT, NULL, 0},
+	{"POST", "/api/v1/auth/signup", auth_signup, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS, NULL},
+	{"GET", "/api/v1/auth/slug_available", auth_slug_available, AUTH_NONE, NULL, 0, NULL},
+	{"POST", "/api/v1/auth/login", auth_login, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS, NULL},
+	{"POST", "/api/v1/auth/refresh", auth_refresh, AUTH_NONE, NULL, ROUTE_JSON_BODY | ROUTE_CREDENTIALS, NULL},
+	{"POST", "/api/v1/auth/logout", auth_logout, AUTH_TENANT, NULL, 0, NULL},
+	{"GET", "/api/v1/auth/sessions", auth_sessions, AUTH_TENANT, NULL, 0, NULL},
+	{"DELETE", "/api/v1/auth/sessions/{id}", auth_session_end, AUTH_TENANT, NULL, 0, NULL},
 	{"POST", "/api/v1/auth/password", auth_password, AUTH_TENANT, NULL,
-	    ROUTE_JSON_BODY},
-	{"GET", "/api/v1/me", auth_me, AUTH_TENANT, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	    ROUTE_JSON_BODY, NULL},
+	{"GET", "/api/v1/me", auth_me, AUTH_TENANT, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 const struct module auth_module = {"auth", routes};

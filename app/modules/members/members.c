@@ -328,16 +328,16 @@ invitations_accept(struct req *r)
 }
 
 static const struct route routes[] = {
-	{"GET", "/api/v1/members", members_list, AUTH_TENANT, "members.read", 0},
+	{"GET", "/api/v1/members", members_list, AUTH_TENANT, "members.read", 0, NULL},
 	{"POST", "/api/v1/members/invite", members_invite, AUTH_TENANT,
-	    "members.manage", ROUTE_JSON_BODY},
+	    "members.manage", ROUTE_JSON_BODY, NULL},
 	{"PATCH", "/api/v1/members/{id}", members_update, AUTH_TENANT,
-	    "members.manage", ROUTE_JSON_BODY},
+	    "members.manage", ROUTE_JSON_BODY, NULL},
 	{"POST", "/api/v1/invitations/lookup", invitations_lookup, AUTH_NONE, NULL,
-	    ROUTE_JSON_BODY},
+	    ROUTE_JSON_BODY, NULL},
 	{"POST", "/api/v1/invitations/accept", invitations_accept, AUTH_NONE, NULL,
-	    ROUTE_JSON_BODY | ROUTE_CREDENTIALS},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	    ROUTE_JSON_BODY | ROUTE_CREDENTIALS, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 const struct module members_module = {"members", routes};

@@ -170,14 +170,14 @@ platform_delete(struct req *r)
 }
 
 static const struct route routes[] = {
-	{"POST", "/api/v1/platform/auth/login", platform_login, AUTH_NONE, NULL, ROUTE_JSON_BODY},
-	{"POST", "/api/v1/platform/auth/logout", platform_logout, AUTH_PLATFORM, NULL, 0},
-	{"GET", "/api/v1/platform/tenants", platform_tenants, AUTH_PLATFORM, NULL, 0},
-	{"GET", "/api/v1/platform/tenants/{id}", platform_tenant, AUTH_PLATFORM, NULL, 0},
-	{"POST", "/api/v1/platform/tenants/{id}/suspend", platform_suspend, AUTH_PLATFORM, NULL, 0},
-	{"POST", "/api/v1/platform/tenants/{id}/resume", platform_resume, AUTH_PLATFORM, NULL, 0},
-	{"DELETE", "/api/v1/platform/tenants/{id}", platform_delete, AUTH_PLATFORM, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	{"POST", "/api/v1/platform/auth/login", platform_login, AUTH_NONE, NULL, ROUTE_JSON_BODY, NULL},
+	{"POST", "/api/v1/platform/auth/logout", platform_logout, AUTH_PLATFORM, NULL, 0, NULL},
+	{"GET", "/api/v1/platform/tenants", platform_tenants, AUTH_PLATFORM, NULL, 0, NULL},
+	{"GET", "/api/v1/platform/tenants/{id}", platform_tenant, AUTH_PLATFORM, NULL, 0, NULL},
+	{"POST", "/api/v1/platform/tenants/{id}/suspend", platform_suspend, AUTH_PLATFORM, NULL, 0, NULL},
+	{"POST", "/api/v1/platform/tenants/{id}/resume", platform_resume, AUTH_PLATFORM, NULL, 0, NULL},
+	{"DELETE", "/api/v1/platform/tenants/{id}", platform_delete, AUTH_PLATFORM, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 const struct module platform_module = {"platform", routes};

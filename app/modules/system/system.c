@@ -38,10 +38,10 @@ system_openapi(struct req *r)
 }
 
 static const struct route routes[] = {
-	{"GET", "/api/v1/health", system_health, AUTH_NONE, NULL, 0},
-	{"GET", "/api/v1/version", system_version, AUTH_NONE, NULL, 0},
-	{"GET", "/api/v1/openapi.json", system_openapi, AUTH_NONE, NULL, 0},
-	{NULL, NULL, NULL, AUTH_NONE, NULL, 0},
+	{"GET", "/api/v1/health", system_health, AUTH_NONE, NULL, 0, NULL},
+	{"GET", "/api/v1/version", system_version, AUTH_NONE, NULL, 0, NULL},
+	{"GET", "/api/v1/openapi.json", system_openapi, AUTH_NONE, NULL, 0, NULL},
+	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
 
 const struct module system_module = {"system", routes};
