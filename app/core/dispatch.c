@@ -92,20 +92,22 @@ is_json_type(const char *type)
 	return type[16] == '\0' || type[16] == ';' || type[16] == ' ';
 }
 
-/* Reads and parses the body of ROUTE_JSON_BODY routes within the limits. */
+/* Reads the body of ROUTE_JSON_BODY routes (parsed, within the JSON limits)
+ * and ROUTE_UPLOAD routes (as it is); other routes ignore theirs. */
 static int
 read_body(struct req *r)
 {
 	const char *cl = param(r->fcgi, "CONTENT_LENGTH");
 	long long len = cl != NULL ? atoll(cl) : 0;
+	bool upload = r->route->flags & ROUTE_UPLOAD;
 
-	if (len > REQ_MAX_BODY)
+	if (len > (upload ? REQ_MAX_UPLOAD : REQ_MAX_BODY))
 		return err_set(&r->err, ERR_PAYLOAD_TOO_LARGE, NULL);
 	if (len < 0)
 		return err_set(&r->err, ERR_BAD_REQUEST, "The Content-Length is not valid.");
-	if (!(r->route->flags & ROUTE_JSON_BODY))
+	if (!(r->route->flags & (ROUTE_JSON_BODY | ROUTE_UPLOAD)))
 		return 0;
-	if (!is_json_type(r->content_type))
+	if (!upload && !is_json_type(r->content_type))
 		return err_set(&r->err, ERR_UNSUPPORTED_MEDIA_TYPE, NULL);
 	char *body = arena_alloc(r->arena, (size_t)len + 1);
 	int got = 0;
@@ -119,6 +121,8 @@ read_body(struct req *r)
 		return err_set(&r->err, ERR_BAD_REQUEST, "The body ended early.");
 	r->body = body;
 	r->body_len = (size_t)len;
+	if (upload)
+		return 0;
 	r->json = json_parse_object(r->arena, &r->err, body, (size_t)len);
 	return r->json != NULL ? 0 : -1;
 }

@@ -19,6 +19,9 @@ enum route_flags {
 	/* the answer carries credentials: never stored for Idempotency-Key
 	 * replays (Redis holds only hashes of tokens) */
 	ROUTE_CREDENTIALS = 1 << 1,
+	/* the body is a file (CSV, multipart) of up to REQ_MAX_UPLOAD bytes,
+	 * read as it is into r->body */
+	ROUTE_UPLOAD = 1 << 2,
 };
 
 struct route {

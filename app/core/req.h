@@ -16,6 +16,7 @@ struct cJSON;
 typedef struct FCGX_Request FCGX_Request;
 
 #define REQ_MAX_BODY (1024 * 1024)
+#define REQ_MAX_UPLOAD (20 * 1024 * 1024)
 #define REQ_MAX_PARAMS 4
 
 enum tx_state {

@@ -2,7 +2,8 @@
 #include "app/core/module.h"
 
 extern const struct module system_module, auth_module, members_module,
-    platform_module, catalog_module, records_module;
+    platform_module, catalog_module, records_module,
+    imports_module;
 
 const struct module *const modules[] = {
 	&system_module,
@@ -11,5 +12,6 @@ const struct module *const modules[] = {
 	&platform_module,
 	&catalog_module,	/* before records: /customers/duplicates vs /customers/{id} */
 	&records_module,
+	&imports_module,
 	NULL,
 };
