@@ -10,6 +10,12 @@ secrets=$CRM_VAR/secrets
 "${CRM_BIN_DIR:-build/bin}/crmctl" tenants create --slug demo --company "演示科技有限公司" \
 	--name "演示管理员" --email demo@example.com --password-file "$secrets/demo.pw" \
 	>/dev/null
+# Sample records, once: customers with contacts, opportunities, activities
+# and tasks, and a few leads.
+psql "$CRM_DATABASE_URL" -X -q -At \
+	-v tid="$(psql "$CRM_DATABASE_URL" -X -At -c "SELECT id FROM tenants WHERE slug = 'demo'")" \
+	-v uid="$(psql "$CRM_DATABASE_URL" -X -At -c "SELECT id FROM users WHERE email = 'demo@example.com'")" \
+	-f scripts/demo-data.sql >/dev/null
 cat <<MSG
 
   CRM is running: $CRM_BASE_URL
