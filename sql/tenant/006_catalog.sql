@@ -4,6 +4,18 @@
 -- conversion. Writes are audited (object = the catalog's name) and raise the
 -- record engine's SQLSTATEs (004_record_engine.sql).
 
+-- Records a catalog change: an audit entry and an outbox event
+-- ("<catalog>.<action>d", e.g. field.created), so that automations see
+-- configuration changes as they see record changes.
+CREATE FUNCTION catalog_log(catalog text, rid bigint, action text, field text,
+	old jsonb, new jsonb) RETURNS void LANGUAGE sql AS $$
+	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value)
+	VALUES (acting_user(), catalog, rid, action, field, old, new);
+	INSERT INTO outbox (event, object, record_id, payload)
+	VALUES (rtrim(catalog, 's') || '.' || action || 'd', catalog, rid,
+		jsonb_build_object('key', field, 'old', old, 'new', new));
+$$;
+
 -- Fields --------------------------------------------------------------------
 
 CREATE FUNCTION field_json(f fields, access text) RETURNS jsonb
@@ -144,8 +156,7 @@ BEGIN
 		coalesce((body->>'position')::int, 1000), coalesce(btrim(body->>'section'), 'custom'))
 	RETURNING * INTO f;
 	PERFORM field_unique_index(obj, k, f.is_unique);
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, new_value)
-	VALUES (acting_user(), 'fields', 0, 'create', obj || '.' || k, field_json(f, NULL));
+	PERFORM catalog_log('fields', 0, 'create', obj || '.' || k, NULL, field_json(f, NULL));
 	RETURN field_json(f, NULL);
 END
 $$;
@@ -182,8 +193,7 @@ BEGIN
 	IF f.is_unique <> old.is_unique THEN
 		PERFORM field_unique_index(obj, k, f.is_unique);
 	END IF;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value)
-	VALUES (acting_user(), 'fields', 0, 'update', obj || '.' || k, field_json(old, NULL), field_json(f, NULL));
+	PERFORM catalog_log('fields', 0, 'update', obj || '.' || k, field_json(old, NULL), field_json(f, NULL));
 	RETURN field_json(f, NULL);
 END
 $$;
@@ -204,8 +214,7 @@ BEGIN
 	PERFORM field_unique_index(obj, k, false);
 	DELETE FROM fields WHERE object = obj AND key = k;
 	EXECUTE format('UPDATE %I SET custom = custom - $1 WHERE custom ? $1', obj) USING k;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value)
-	VALUES (acting_user(), 'fields', 0, 'delete', obj || '.' || k, field_json(old, NULL));
+	PERFORM catalog_log('fields', 0, 'delete', obj || '.' || k, field_json(old, NULL), NULL);
 	RETURN '{}';
 END
 $$;
@@ -305,8 +314,7 @@ BEGIN
 		SELECT k, split_part(x.key, '.', 1), split_part(x.key, '.', 2), x.value #>> '{}'
 		FROM jsonb_each(body->'fields') x;
 	END IF;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value)
-	VALUES (acting_user(), 'roles', 0, CASE WHEN creating THEN 'create' ELSE 'update' END, k,
+	PERFORM catalog_log('roles', 0, CASE WHEN creating THEN 'create' ELSE 'update' END, k,
 		CASE WHEN NOT creating THEN role_json(old) END, role_json(r));
 	RETURN role_json(r);
 END
@@ -412,9 +420,8 @@ BEGIN
 		UPDATE pipelines SET is_default = (id = p.id);
 	END IF;
 	SELECT * INTO p FROM pipelines WHERE id = p.id;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, old_value, new_value)
-	VALUES (acting_user(), 'pipelines', p.id, CASE WHEN pid IS NULL THEN 'create' ELSE 'update' END,
-		old, pipeline_json(p));
+	PERFORM catalog_log('pipelines', p.id, CASE WHEN pid IS NULL THEN 'create' ELSE 'update' END,
+		NULL, old, pipeline_json(p));
 	RETURN pipeline_json(p);
 END
 $$;
@@ -434,8 +441,7 @@ BEGIN
 	ELSIF EXISTS (SELECT 1 FROM opportunities WHERE pipeline_id = pid) THEN
 		PERFORM crm_raise('CRM16', 'The pipeline still holds opportunities.');
 	END IF;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, old_value)
-	VALUES (acting_user(), 'pipelines', pid, 'delete', pipeline_json(p));
+	PERFORM catalog_log('pipelines', pid, 'delete', NULL, pipeline_json(p), NULL);
 	DELETE FROM pipelines WHERE id = pid;
 	RETURN '{}';
 END
@@ -495,8 +501,7 @@ BEGIN
 			PERFORM tag_replace_on_records(old.name, t.name);
 		END IF;
 	END IF;
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, old_value, new_value)
-	VALUES (acting_user(), 'tags', t.id, CASE WHEN tid IS NULL THEN 'create' ELSE 'update' END,
+	PERFORM catalog_log('tags', t.id, CASE WHEN tid IS NULL THEN 'create' ELSE 'update' END, NULL,
 		CASE WHEN tid IS NOT NULL THEN tag_json(old) END, tag_json(t));
 	RETURN tag_json(t);
 EXCEPTION WHEN unique_violation THEN
@@ -515,8 +520,7 @@ BEGIN
 		PERFORM crm_raise('CRM14', 'no such tag');
 	END IF;
 	PERFORM tag_replace_on_records(old.name, NULL);
-	INSERT INTO audit_log (actor_user_id, object, record_id, action, old_value)
-	VALUES (acting_user(), 'tags', tid, 'delete', tag_json(old));
+	PERFORM catalog_log('tags', tid, 'delete', NULL, tag_json(old), NULL);
 	RETURN '{}';
 END
 $$;
