@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { api, assertError, expectStatus, loginOk, me, signup } from '../api/lib.mjs';
+import { api, assertError, expectStatus, loginOk, me, psql, signup } from '../api/lib.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VAR = process.env.CRM_VAR || path.join(REPO, 'var', 'test');
@@ -103,6 +103,34 @@ test('a worker killed with SIGKILL is replaced and no call fails', async () => {
     const now = workerPids();
     return now.length === before.length && !now.includes(before[0]);
   });
+});
+
+test('crm-worker killed with SIGKILL in the middle of an import: the job is taken up again and every row lands exactly once', async () => {
+  const rows = 1500;
+  let csv = 'name,phone\n';
+  for (let i = 0; i < rows; i++) csv += `断点续传${i}号,1360000${String(i).padStart(4, '0')}\n`;
+  const res = await api('POST', '/api/v1/imports?object=customers', {
+    token: owner.access_token, raw: csv, headers: { 'content-type': 'text/csv' },
+  });
+  const job = expectStatus(res, 202);
+  const progress = async () => expectStatus(await api('GET', `/api/v1/imports/${job.id}`, { token: owner.access_token }), 200);
+  await waitFor('the first batch', async () => (await progress()).processed_rows > 0, 30000);
+  const pidFile = path.join(RUN, 'crm-worker.pid');
+  process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+  const stopped = await progress();
+  assert.notEqual(stopped.status, 'done', 'killed before the end');
+  // The lease (60 s) would hand the job to another worker; end it now
+  // instead of waiting, as time would.
+  const expire = await psql(`UPDATE public.jobs SET locked_until = now() - interval '1 second' WHERE kind = 'import' AND ref_id = ${job.id} AND status = 'running'`);
+  assert.equal(expire.code, 0, expire.stderr);
+  stackStart();
+  await waitFor('the import to finish', async () => (await progress()).status === 'done', 60000);
+  const done = await progress();
+  assert.equal(done.processed_rows, rows);
+  assert.equal(done.created, rows, 'every row is counted once');
+  assert.equal(done.failed, 0);
+  const count = await psql(`SELECT count(*), count(DISTINCT name) FROM t_${owner.tenant.id}.customers WHERE name LIKE '断点续传%'`);
+  assert.equal(count.stdout.trim(), `${rows}|${rows}`, 'each row created once');
 });
 
 test('SIGHUP replaces every worker while calls keep succeeding', async () => {
