@@ -76,20 +76,28 @@ query_within(struct req *r, const char *name, size_t max)
 	return v;
 }
 
+/* ?limit= within 1..max, 50 when absent; records invalid_value. */
+static long
+limit_param(struct req *r, int max)
+{
+	const char *limit = req_query(r, "limit");
+	long n = limit != NULL ? strtol(limit, NULL, 10) : 50;
+
+	if (limit != NULL && (strspn(limit, "0123456789") != strlen(limit) ||
+	    strlen(limit) > 4 || n < 1 || n > max))
+		err_field(&r->err, "limit", "invalid_value");
+	return n;
+}
+
 int
 call_list_params(struct req *r, int limit_max, const char **out)
 {
 	cJSON *p = json_new_object(r->arena);
 	cJSON *filters = cJSON_AddArrayToObject(p, "filters");
-	const char *limit = req_query(r, "limit");
-	long n = limit != NULL ? strtol(limit, NULL, 10) : 50;
 	static const char *const strings[] = {"cursor", "sort", "q", NULL};
 	static const size_t max[] = {CURSOR_MAX, NAME_MAX_LEN, QUERY_VALUE_MAX};
 
-	if (limit != NULL && (strspn(limit, "0123456789") != strlen(limit) ||
-	    strlen(limit) > 4 || n < 1 || n > limit_max))
-		err_field(&r->err, "limit", "invalid_value");
-	cJSON_AddNumberToObject(p, "limit", (double)n);
+	cJSON_AddNumberToObject(p, "limit", (double)limit_param(r, limit_max));
 	for (int i = 0; strings[i] != NULL; i++) {
 		const char *v = query_within(r, strings[i], max[i]);
 		if (v != NULL)
@@ -148,7 +156,6 @@ object_param(struct req *r)
 static const char *
 arg_value(struct req *r, const char *name, size_t len)
 {
-	struct page page;
 	int64_t id;
 
 #define IS(s) (len == sizeof(s) - 1 && memcmp(name, s, len) == 0)
@@ -174,7 +181,7 @@ arg_value(struct req *r, const char *name, size_t len)
 	if (IS("version"))
 		return version_arg(r);
 	if (IS("limit"))
-		return req_page(r, &page) == 0 ? req_i64(r, page.limit) : NULL;
+		return req_i64(r, limit_param(r, 200));
 	if (IS("cursor"))
 		return query_within(r, "cursor", CURSOR_MAX);
 	if (len > 2 && memcmp(name, "q:", 2) == 0)

@@ -229,6 +229,7 @@ fail_from_result(struct req *r, const PGresult *res)
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
 
 	r->db_constraint = constraint != NULL ?
 	    arena_strdup(r->arena, constraint) : NULL;
@@ -243,6 +244,9 @@ fail_from_result(struct req *r, const PGresult *res)
 	else if (sqlstate_is(state, "CRM1"))
 		fail_from_engine(r, state, primary != NULL ? primary : "",
 		    PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+	else if (sqlstate_is(state, "23502"))	/* a NULL the engine let through */
+		err_field(&r->err, arena_strdup(r->arena, column != NULL ? column : "?"),
+		    "required");
 	else if (sqlstate_is(state, "23505"))
 		err_set(&r->err, ERR_CONFLICT, NULL);
 	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01"))

@@ -34,6 +34,11 @@ LANGUAGE sql STABLE AS $$
 	SELECT require_permission(acting_role(), obj || '.' || action)
 $$;
 
+-- True when the caller's role holds the permission.
+CREATE FUNCTION has_permission(perm text) RETURNS bool LANGUAGE sql STABLE AS $$
+	SELECT EXISTS (SELECT 1 FROM roles WHERE key = acting_role() AND permissions ? perm)
+$$;
+
 -- The owners whose records the caller sees: NULL for every record (scope
 -- all), the caller and everyone under them in the manager tree (team), or
 -- the caller alone (own).
@@ -104,6 +109,14 @@ END
 $$;
 
 -- Validation ------------------------------------------------------------------
+
+-- True when the object's column may not hold NULL (kind, status…: they have
+-- a default, so they are not required, but cannot be emptied either).
+CREATE FUNCTION column_not_null(obj text, col text) RETURNS bool
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce((SELECT attnotnull FROM pg_attribute
+		WHERE attrelid = to_regclass(obj) AND attname = col), false)
+$$;
 
 -- Checks one value against its field definition. reason is NULL when the
 -- value is valid; value is the value to store (trimmed, normalized; JSON
@@ -293,6 +306,8 @@ BEGIN
 				chk := field_check(f, v);
 				IF chk.reason IS NOT NULL THEN
 					errs := errs || jsonb_build_object(k, chk.reason);
+				ELSIF chk.value = 'null' AND column_not_null(obj, k) THEN
+					errs := errs || jsonb_build_object(k, 'required');
 				ELSE
 					out := out || jsonb_build_object(k, chk.value);
 				END IF;

@@ -2,7 +2,9 @@
 -- (refused on create, found by similarity, merged), and leads converted
 -- into customers.
 
--- The summary GET /api/v1/customers/{id} carries.
+-- The summary GET /api/v1/customers/{id} carries. Related records show
+-- through the customer (whoever sees a customer sees its contacts and
+-- history, whoever owns them), but only those of objects the role may read.
 CREATE FUNCTION customer_summary(cid bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object(
@@ -10,15 +12,19 @@ LANGUAGE sql STABLE AS $$
 			FROM customers c JOIN members m ON m.id = c.owner_id WHERE c.id = cid),
 		'primary_contact', (SELECT record_out('contacts', to_jsonb(x), hidden_fields('contacts'))
 			FROM contacts x WHERE x.customer_id = cid AND x.deleted_at IS NULL
+				AND has_permission('contacts.read')
 			ORDER BY x.is_primary DESC, x.id LIMIT 1),
 		'open_opportunities', (SELECT jsonb_build_object('count', count(*),
 				'amount', coalesce(sum(amount), 0)::numeric(17, 2)::text)
-			FROM opportunities WHERE customer_id = cid AND status = 'open' AND deleted_at IS NULL),
+			FROM opportunities WHERE customer_id = cid AND status = 'open' AND deleted_at IS NULL
+				AND has_permission('opportunities.read')),
 		'last_activity', (SELECT record_out('activities', to_jsonb(x), hidden_fields('activities'))
 			FROM activities x WHERE x.customer_id = cid AND x.deleted_at IS NULL
+				AND has_permission('activities.read')
 			ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1),
 		'next_task', (SELECT record_out('tasks', to_jsonb(x), hidden_fields('tasks'))
 			FROM tasks x WHERE x.customer_id = cid AND x.status = 'open' AND x.deleted_at IS NULL
+				AND has_permission('tasks.read')
 			ORDER BY x.due_at NULLS LAST, x.id LIMIT 1))
 $$;
 
@@ -60,8 +66,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- GET /api/v1/customers/{id}/timeline: activities, tasks, opportunities and
--- the customer's field changes, newest first; the cursor is the last item's
--- [at, type, id].
+-- the customer's field changes, newest first, of the objects the role may
+-- read (as in the summary); the cursor is the last item's [at, type, id].
 CREATE FUNCTION customer_timeline(cid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -77,13 +83,16 @@ BEGIN
 		SELECT 'activity' AS type, x.occurred_at AS at, x.id,
 			record_out('activities', to_jsonb(x), hidden_fields('activities')) AS record
 		FROM activities x WHERE x.customer_id = cid AND x.deleted_at IS NULL
+			AND has_permission('activities.read')
 		UNION ALL
 		SELECT 'task', x.created_at, x.id, record_out('tasks', to_jsonb(x), hidden_fields('tasks'))
 		FROM tasks x WHERE x.customer_id = cid AND x.deleted_at IS NULL
+			AND has_permission('tasks.read')
 		UNION ALL
 		SELECT 'opportunity', x.created_at, x.id,
 			record_out('opportunities', to_jsonb(x), hidden_fields('opportunities'))
 		FROM opportunities x WHERE x.customer_id = cid AND x.deleted_at IS NULL
+			AND has_permission('opportunities.read')
 		UNION ALL
 		SELECT 'change', a.at, a.id, history_entry(a, hidden_fields('customers'))
 		FROM audit_log a WHERE a.object = 'customers' AND a.record_id = cid

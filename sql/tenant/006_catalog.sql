@@ -527,11 +527,6 @@ $$;
 
 -- Across objects ------------------------------------------------------------------
 
--- True when the caller's role holds the permission.
-CREATE FUNCTION has_permission(perm text) RETURNS bool LANGUAGE sql STABLE AS $$
-	SELECT EXISTS (SELECT 1 FROM roles WHERE key = acting_role() AND permissions ? perm)
-$$;
-
 -- GET /api/v1/search?q=: the best matches (most recently updated) of each
 -- object the caller may read, in their scope.
 CREATE FUNCTION search_all(q text, per_object int) RETURNS jsonb
@@ -582,9 +577,12 @@ BEGIN
 	END IF;
 	FOR o IN SELECT * FROM objects WHERE only_object IS NULL OR name = only_object LOOP
 		CONTINUE WHEN NOT has_permission(o.name || '.delete');
-		parts := parts || format('SELECT %L AS object, t.id, t.%I::text AS title, t.deleted_at, '
+		-- a title the role may not see stays out, as the field does everywhere
+		parts := parts || format('SELECT %L AS object, t.id, %s AS title, t.deleted_at, '
 			't.deleted_by FROM %I t WHERE t.deleted_at IS NOT NULL '
-			'AND ($1::bigint[] IS NULL OR t.%I = ANY($1))', o.name, o.title_column, o.name, o.owner_column);
+			'AND ($1::bigint[] IS NULL OR t.%I = ANY($1))', o.name,
+			CASE WHEN o.title_column = ANY(hidden_fields(o.name)) THEN 'NULL::text'
+				ELSE format('t.%I::text', o.title_column) END, o.name, o.owner_column);
 	END LOOP;
 	IF cardinality(parts) = 0 THEN
 		RETURN jsonb_build_object('data', '[]'::jsonb, 'next_cursor', NULL);
