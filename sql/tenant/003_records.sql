@@ -7,27 +7,36 @@
 -- Digits of a phone number without the +86 / 0086 country prefix; NULL when
 -- there are none.
 CREATE FUNCTION phone_norm(p text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT nullif(CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT nullif(CASE
 		WHEN d LIKE '0086%' THEN substr(d, 5)
 		WHEN p ~ '^\s*\+\s*86' OR (length(d) = 13 AND d LIKE '861%') THEN substr(d, 3)
 		ELSE d END, '')
-	FROM (SELECT regexp_replace(p, '\D', '', 'g') AS d) x
+	FROM (SELECT regexp_replace(p, '\D', '', 'g') AS d) x);
+END
 $$;
 
 -- A company name reduced to what identifies it: NFKC (full-width to
 -- half-width), lower case, no spaces or punctuation, no legal-form suffix.
 CREATE FUNCTION company_norm(n text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT nullif(regexp_replace(
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT nullif(regexp_replace(
 		regexp_replace(lower(normalize(n, NFKC)), '[[:space:][:punct:]·、，。（）《》“”‘’]', '', 'g'),
-		'(股份有限公司|有限责任公司|有限公司|集团公司|公司|corporation|company|limited|coltd|corp|inc|ltd|llc|co)+$', ''), '')
+		'(股份有限公司|有限责任公司|有限公司|集团公司|公司|corporation|company|limited|coltd|corp|inc|ltd|llc|co)+$', ''), ''));
+END
 $$;
 
 -- The text a list's `q` searches: fields joined by newlines, lower case.
 CREATE FUNCTION search_text(VARIADIC parts text[]) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT lower(normalize(array_to_string(parts, E'\n'), NFKC))
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT lower(normalize(array_to_string(parts, E'\n'), NFKC)));
+END
 $$;
 
 -- Every 2- and 3-character piece of s that does not cross a newline: a GIN
@@ -35,20 +44,26 @@ $$;
 -- included (pg_trgm needs three and pads words, which misses 华为 in
 -- 华为技术有限公司).
 CREATE FUNCTION search_grams(s text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT coalesce(array_agg(DISTINCT g), '{}')
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT coalesce(array_agg(DISTINCT g), '{}')
 	FROM generate_series(1, coalesce(length(s), 0)) i, (VALUES (2), (3)) n(n),
 		LATERAL substr(s, i, n.n) g
-	WHERE length(g) = n.n AND strpos(g, E'\n') = 0
+	WHERE length(g) = n.n AND strpos(g, E'\n') = 0);
+END
 $$;
 
 -- The pieces a query must all have: itself when two characters long, else
 -- its 3-character pieces.
 CREATE FUNCTION search_query_grams(q text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT CASE WHEN length(q) = 2 THEN ARRAY[q]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT CASE WHEN length(q) = 2 THEN ARRAY[q]
 		ELSE (SELECT coalesce(array_agg(DISTINCT g) FILTER (WHERE length(g) = 3), '{}')
-			FROM generate_series(1, length(q) - 2) i, LATERAL substr(q, i, 3) g) END
+			FROM generate_series(1, length(q) - 2) i, LATERAL substr(q, i, 3) g) END);
+END
 $$;
 
 -- Records --------------------------------------------------------------------

@@ -21,8 +21,11 @@ $$;
 CREATE FUNCTION acting_user() RETURNS bigint LANGUAGE sql STABLE AS $$
 	SELECT nullif(current_setting('crm.user_id', true), '')::bigint
 $$;
-CREATE FUNCTION acting_member() RETURNS bigint LANGUAGE sql STABLE AS $$
-	SELECT id FROM members WHERE user_id = acting_user()
+CREATE FUNCTION acting_member() RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT id FROM members WHERE user_id = acting_user());
+END
 $$;
 CREATE FUNCTION acting_role() RETURNS text LANGUAGE sql STABLE AS $$
 	SELECT nullif(current_setting('crm.role', true), '')
@@ -35,44 +38,70 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- True when the caller's role holds the permission.
-CREATE FUNCTION has_permission(perm text) RETURNS bool LANGUAGE sql STABLE AS $$
-	SELECT EXISTS (SELECT 1 FROM roles WHERE key = acting_role() AND permissions ? perm)
+CREATE FUNCTION has_permission(perm text) RETURNS bool LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT EXISTS (SELECT 1 FROM roles WHERE key = acting_role() AND permissions ? perm));
+END
 $$;
 
 -- The owners whose records the caller sees: NULL for every record (scope
 -- all), the caller and everyone under them in the manager tree (team), or
 -- the caller alone (own).
-CREATE FUNCTION scope_owners() RETURNS bigint[] LANGUAGE sql STABLE AS $$
-	WITH RECURSIVE team AS (
+CREATE FUNCTION scope_owners() RETURNS bigint[] LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (WITH RECURSIVE team AS (
 		SELECT id FROM members WHERE id = acting_member()
 		UNION SELECT m.id FROM members m JOIN team t ON m.manager_id = t.id)
 	SELECT CASE (SELECT record_scope FROM roles WHERE key = acting_role())
 		WHEN 'all' THEN NULL
 		WHEN 'team' THEN (SELECT coalesce(array_agg(id), '{}') FROM team)
-		ELSE (SELECT coalesce(array_agg(id), '{}') FROM members WHERE id = acting_member()) END
+		ELSE (SELECT coalesce(array_agg(id), '{}') FROM members WHERE id = acting_member()) END);
+END
 $$;
 
 -- {"field": "hidden"|"read_only"} of the caller's role on an object.
-CREATE FUNCTION field_access(obj text) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_object_agg(field, access), '{}')
-	FROM field_rules WHERE role = acting_role() AND object = obj
+CREATE FUNCTION field_access(obj text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT coalesce(jsonb_object_agg(field, access), '{}')
+	FROM field_rules WHERE role = acting_role() AND object = obj);
+END
 $$;
 
-CREATE FUNCTION hidden_fields(obj text) RETURNS text[] LANGUAGE sql STABLE AS $$
-	SELECT coalesce(array_agg(field), '{}')
-	FROM field_rules WHERE role = acting_role() AND object = obj AND access = 'hidden'
+CREATE FUNCTION hidden_fields(obj text) RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT coalesce(array_agg(field), '{}')
+	FROM field_rules WHERE role = acting_role() AND object = obj AND access = 'hidden');
+END
 $$;
 
 -- A stored row as the API shows it: no internal columns, no hidden field
 -- (core or custom), money as a decimal string.
 CREATE FUNCTION record_out(obj text, r jsonb, hidden text[]) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE WHEN r IS NULL THEN NULL ELSE
+LANGUAGE plpgsql IMMUTABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT CASE WHEN r IS NULL THEN NULL ELSE
 		jsonb_set(r - '{_name_norm,_phone_norm,_search,_grams}'::text[] - hidden,
 			'{custom}', coalesce(r->'custom', '{}') - hidden)
 		|| CASE WHEN jsonb_typeof(r->'amount') = 'number' AND NOT 'amount' = ANY(hidden)
 			THEN jsonb_build_object('amount', r->>'amount') ELSE '{}' END
-	END
+	END);
+END
+$$;
+
+-- The columns of an object's table that the API shows, as a select list
+-- over `t`: the internal ones (`_search`, `_grams`…) are large and never
+-- leave the database, so reads do not build them into JSON at all.
+CREATE FUNCTION record_columns(obj text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (SELECT string_agg(format('t.%I', attname), ', ' ORDER BY attnum) FROM pg_attribute
+		WHERE attrelid = to_regclass(obj) AND attnum > 0 AND NOT attisdropped
+			AND attname NOT LIKE '\_%');
+END
 $$;
 
 -- The row of a record (to_jsonb), locked when asked; NULL when there is none.
@@ -81,16 +110,19 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	r jsonb;
 BEGIN
-	EXECUTE format('SELECT to_jsonb(t) FROM %I t WHERE id = $1 %s', obj,
-		CASE WHEN lock THEN 'FOR UPDATE' ELSE '' END) INTO r USING rid;
+	EXECUTE format('SELECT to_jsonb(x) FROM (SELECT %s FROM %I t WHERE t.id = $1 %s) x',
+		record_columns(obj), obj, CASE WHEN lock THEN 'FOR UPDATE' ELSE '' END) INTO r USING rid;
 	RETURN r;
 END
 $$;
 
 -- True when the caller's scope covers the row.
 CREATE FUNCTION record_in_scope(obj text, r jsonb, owners bigint[]) RETURNS bool
-LANGUAGE sql STABLE AS $$
-	SELECT owners IS NULL OR (r->>(SELECT owner_column FROM objects WHERE name = obj))::bigint = ANY(owners)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT owners IS NULL OR (r->>(SELECT owner_column FROM objects WHERE name = obj))::bigint = ANY(owners));
+END
 $$;
 
 -- A record the caller may see (live, or in the recycle bin when `deleted`),
@@ -113,9 +145,12 @@ $$;
 -- True when the object's column may not hold NULL (kind, status…: they have
 -- a default, so they are not required, but cannot be emptied either).
 CREATE FUNCTION column_not_null(obj text, col text) RETURNS bool
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce((SELECT attnotnull FROM pg_attribute
-		WHERE attrelid = to_regclass(obj) AND attname = col), false)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT coalesce((SELECT attnotnull FROM pg_attribute
+		WHERE attrelid = to_regclass(obj) AND attname = col), false));
+END
 $$;
 
 -- Checks one value against its field definition. reason is NULL when the
@@ -598,12 +633,15 @@ $$;
 
 -- One audit row as the API shows it.
 CREATE FUNCTION history_entry(a audit_log, hidden text[]) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('id', a.id, 'at', a.at, 'action', a.action, 'field', a.field,
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object('id', a.id, 'at', a.at, 'action', a.action, 'field', a.field,
 		'old', a.old_value, 'new', CASE WHEN a.action = 'create'
 			THEN record_out(a.object, a.new_value, hidden) ELSE a.new_value END,
 		'actor', (SELECT jsonb_build_object('id', m.id, 'name', m.name)
-			FROM members m WHERE m.user_id = a.actor_user_id))
+			FROM members m WHERE m.user_id = a.actor_user_id)));
+END
 $$;
 
 -- Lists ---------------------------------------------------------------------
@@ -704,9 +742,12 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The text a `q` searches for: NFKC, lower case; a phone fragment as digits.
-CREATE FUNCTION search_query(q text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-	SELECT CASE WHEN s ~ '^[0-9 +()-]+$' THEN regexp_replace(s, '\D', '', 'g') ELSE s END
-	FROM (SELECT btrim(lower(normalize(q, NFKC))) AS s) x
+CREATE FUNCTION search_query(q text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT CASE WHEN s ~ '^[0-9 +()-]+$' THEN regexp_replace(s, '\D', '', 'g') ELSE s END
+	FROM (SELECT btrim(lower(normalize(q, NFKC))) AS s) x);
+END
 $$;
 
 -- GET /api/v1/<object>: p = {limit, cursor, sort, q, filters: [[field, op,
@@ -737,7 +778,10 @@ BEGIN
 		bad := bad || '{"sort": "unknown_field"}';
 	END IF;
 	IF owners IS NOT NULL THEN
-		conds := conds || format('t.%I = ANY($1)', (SELECT owner_column FROM objects WHERE name = obj));
+		-- one owner as a plain equality, so the (owner, updated_at) index
+		-- also gives the order
+		conds := conds || format(CASE WHEN cardinality(owners) = 1 THEN 't.%I = ($1)[1]'
+			ELSE 't.%I = ANY($1)' END, (SELECT owner_column FROM objects WHERE name = obj));
 	END IF;
 	IF q IS NOT NULL AND length(q) < 2 THEN
 		bad := bad || '{"q": "too_short"}';
@@ -780,10 +824,12 @@ BEGIN
 		PERFORM crm_raise('CRM15', 'bad list parameters', bad);
 	END IF;
 
+	-- A column that is never NULL sorts in its index's order; a nullable
+	-- one puts its NULLs last both ways.
 	EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_array(to_jsonb(t), %1$s) ORDER BY %2$s), ''[]'') '
-		'FROM (SELECT * FROM %3$I t WHERE %4$s ORDER BY %2$s LIMIT %5$s) t',
-		s.expr, format('%s %s NULLS LAST, t.id %s', s.expr, dir, dir), obj,
-		array_to_string(conds, ' AND '), lim + 1)
+		'FROM (SELECT %6$s FROM %3$I t WHERE %4$s ORDER BY %2$s LIMIT %5$s) t',
+		s.expr, format('%s %s%s, t.id %s', s.expr, dir, CASE WHEN s.not_null THEN '' ELSE ' NULLS LAST' END, dir),
+		obj, array_to_string(conds, ' AND '), lim + 1, record_columns(obj))
 	INTO rows USING owners, q, vals, cur->>1, (cur->>2)::bigint;
 
 	RETURN jsonb_build_object(

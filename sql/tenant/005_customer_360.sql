@@ -6,8 +6,10 @@
 -- through the customer (whoever sees a customer sees its contacts and
 -- history, whoever owns them), but only those of objects the role may read.
 CREATE FUNCTION customer_summary(cid bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object(
 		'owner', (SELECT jsonb_build_object('id', m.id, 'name', m.name)
 			FROM customers c JOIN members m ON m.id = c.owner_id WHERE c.id = cid),
 		'primary_contact', (SELECT record_out('contacts', to_jsonb(x), hidden_fields('contacts'))
@@ -25,7 +27,8 @@ LANGUAGE sql STABLE AS $$
 		'next_task', (SELECT record_out('tasks', to_jsonb(x), hidden_fields('tasks'))
 			FROM tasks x WHERE x.customer_id = cid AND x.status = 'open' AND x.deleted_at IS NULL
 				AND has_permission('tasks.read')
-			ORDER BY x.due_at NULLS LAST, x.id LIMIT 1))
+			ORDER BY x.due_at NULLS LAST, x.id LIMIT 1)));
+END
 $$;
 
 -- Raises CRM13 naming a live customer whose normalized name or phone equals
@@ -49,8 +52,10 @@ $$;
 -- sees whose name is similar (pg_trgm over normalized names) or whose phone
 -- is the same, most similar first.
 CREATE FUNCTION customer_duplicates(name text, phone text, lim int) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	WITH q AS (SELECT company_norm(name) AS n, phone_norm(phone) AS p, scope_owners() AS owners,
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (WITH q AS (SELECT company_norm(name) AS n, phone_norm(phone) AS p, scope_owners() AS owners,
 		hidden_fields('customers') AS hidden),
 	found AS (
 		SELECT c, greatest(CASE WHEN c._phone_norm = q.p THEN 1.0 ELSE 0 END,
@@ -62,7 +67,8 @@ LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('data', coalesce(jsonb_agg(
 		record_out('customers', to_jsonb(f.c), q.hidden) || jsonb_build_object('similarity', round(f.score::numeric, 2))
 		ORDER BY f.score DESC, (f.c).id), '[]'))
-	FROM (SELECT * FROM found ORDER BY score DESC, (c).id LIMIT lim) f, q
+	FROM (SELECT * FROM found ORDER BY score DESC, (c).id LIMIT lim) f, q);
+END
 $$;
 
 -- GET /api/v1/customers/{id}/timeline: activities, tasks, opportunities and

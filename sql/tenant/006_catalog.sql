@@ -19,11 +19,14 @@ $$;
 -- Fields --------------------------------------------------------------------
 
 CREATE FUNCTION field_json(f fields, access text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT jsonb_build_object('key', f.key, 'label', f.label, 'type', f.type, 'core', f.core,
+LANGUAGE plpgsql IMMUTABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object('key', f.key, 'label', f.label, 'type', f.type, 'core', f.core,
 		'system', f.system, 'required', f.required, 'unique', f.is_unique, 'options', f.options,
 		'default', f.default_value, 'target', f.target, 'position', f.position,
-		'section', f.section, 'version', f.version, 'read_only', f.system OR coalesce(access = 'read_only', false))
+		'section', f.section, 'version', f.version, 'read_only', f.system OR coalesce(access = 'read_only', false)));
+END
 $$;
 
 -- GET /api/v1/fields/{object}: the fields the caller may see, and the form
@@ -228,11 +231,14 @@ CREATE FUNCTION permission_keys() RETURNS text[] LANGUAGE sql STABLE AS $$
 			unnest(ARRAY['read', 'create', 'update', 'delete', 'export']) a ORDER BY o.position, a)
 $$;
 
-CREATE FUNCTION role_json(r roles) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('key', r.key, 'name', r.name, 'record_scope', r.record_scope,
+CREATE FUNCTION role_json(r roles) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object('key', r.key, 'name', r.name, 'record_scope', r.record_scope,
 		'permissions', r.permissions, 'is_system', r.is_system, 'version', r.version,
 		'fields', coalesce((SELECT jsonb_object_agg(object || '.' || field, access)
-			FROM field_rules WHERE role = r.key), '{}'))
+			FROM field_rules WHERE role = r.key), '{}')));
+END
 $$;
 
 -- GET /api/v1/roles
@@ -322,12 +328,15 @@ $$;
 
 -- Pipelines -------------------------------------------------------------------
 
-CREATE FUNCTION pipeline_json(p pipelines) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('id', p.id, 'name', p.name, 'is_default', p.is_default,
+CREATE FUNCTION pipeline_json(p pipelines) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object('id', p.id, 'name', p.name, 'is_default', p.is_default,
 		'position', p.position, 'version', p.version,
 		'stages', coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
 			'position', s.position, 'probability', s.probability, 'kind', s.kind) ORDER BY s.position)
-			FROM pipeline_stages s WHERE s.pipeline_id = p.id), '[]'))
+			FROM pipeline_stages s WHERE s.pipeline_id = p.id), '[]')));
+END
 $$;
 
 -- GET /api/v1/pipelines

@@ -34,13 +34,16 @@ CREATE TABLE import_rows (
 	PRIMARY KEY (import_id, n)
 );
 
-CREATE FUNCTION import_json(i imports) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT jsonb_build_object('id', i.id, 'object', i.object, 'status', i.status,
+CREATE FUNCTION import_json(i imports) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT jsonb_build_object('id', i.id, 'object', i.object, 'status', i.status,
 		'dry_run', i.dry_run, 'duplicates', i.duplicates, 'filename', i.filename,
 		'mapping', i.mapping, 'total_rows', i.total_rows, 'processed_rows', i.processed_rows,
 		'created', i.created, 'updated', i.updated, 'skipped', i.skipped, 'failed', i.failed,
 		'errors', i.errors, 'created_by', i.created_by, 'created_at', i.created_at,
-		'finished_at', i.finished_at)
+		'finished_at', i.finished_at));
+END
 $$;
 
 -- The mapping of each header to a field path (`name`, `custom.key`, `tags`),
@@ -116,13 +119,16 @@ $$;
 
 -- The record body of one row under the import's mapping.
 CREATE FUNCTION import_body(i imports, cells jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_object_agg(m.target, m.value) FILTER (WHERE m.target NOT LIKE 'custom.%'), '{}')
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN (SELECT coalesce(jsonb_object_agg(m.target, m.value) FILTER (WHERE m.target NOT LIKE 'custom.%'), '{}')
 		|| jsonb_build_object('custom', coalesce(jsonb_object_agg(substr(m.target, 8), m.value)
 			FILTER (WHERE m.target LIKE 'custom.%'), '{}'))
 	FROM (SELECT i.mapping->>h.name AS target, import_value(i.object, i.mapping->>h.name, cells->>(h.n - 1)::int) AS value
 		FROM jsonb_array_elements_text(i.headers) WITH ORDINALITY h(name, n)
-		WHERE i.mapping ? h.name AND coalesce(cells->>(h.n - 1)::int, '') <> '') m
+		WHERE i.mapping ? h.name AND coalesce(cells->>(h.n - 1)::int, '') <> '') m);
+END
 $$;
 
 -- Imports the next rows (at most batch) of an import as the member who
