@@ -67,9 +67,10 @@ END
 $$;
 
 -- Records --------------------------------------------------------------------
--- Every record table has the same bookkeeping columns (id, version, owner,
--- tags, custom, created/updated/deleted). Columns starting with `_` are
--- internal: never shown, never writable.
+-- Each table holds its own fields here; the bookkeeping columns every record
+-- has (tags, custom, version, created/updated/deleted) and the indexes every
+-- list needs are added to all of them below, from the `objects` catalog.
+-- Columns starting with `_` are internal: never shown, never writable.
 
 CREATE TABLE customers (
 	id bigserial PRIMARY KEY,
@@ -86,14 +87,6 @@ CREATE TABLE customers (
 	owner_id bigint REFERENCES members (id),
 	in_pool bool NOT NULL DEFAULT false,
 	last_followed_at timestamptz,
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_name_norm text GENERATED ALWAYS AS (company_norm(name)) STORED,
 	_phone_norm text GENERATED ALWAYS AS (phone_norm(phone)) STORED,
 	_search text GENERATED ALWAYS AS (search_text(name, phone_norm(phone), email)) STORED,
@@ -112,14 +105,6 @@ CREATE TABLE contacts (
 	birthday date,
 	is_primary bool NOT NULL DEFAULT false,
 	owner_id bigint REFERENCES members (id),
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_search text GENERATED ALWAYS AS (search_text(name, phone_norm(phone), phone_norm(mobile), email, wechat)) STORED,
 	_grams text[] GENERATED ALWAYS AS (search_grams(search_text(name, phone_norm(phone), phone_norm(mobile), email, wechat))) STORED
 );
@@ -143,14 +128,6 @@ CREATE TABLE leads (
 	converted_customer_id bigint REFERENCES customers (id),
 	converted_contact_id bigint REFERENCES contacts (id),
 	converted_opportunity_id bigint,
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_search text GENERATED ALWAYS AS (search_text(name, company, phone_norm(phone), email)) STORED,
 	_grams text[] GENERATED ALWAYS AS (search_grams(search_text(name, company, phone_norm(phone), email))) STORED
 );
@@ -170,14 +147,6 @@ CREATE TABLE opportunities (
 	lost_reason text,
 	closed_at timestamptz,
 	owner_id bigint REFERENCES members (id),
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_search text GENERATED ALWAYS AS (search_text(name)) STORED,
 	_grams text[] GENERATED ALWAYS AS (search_grams(search_text(name))) STORED
 );
@@ -194,14 +163,6 @@ CREATE TABLE activities (
 	lead_id bigint REFERENCES leads (id),
 	opportunity_id bigint REFERENCES opportunities (id),
 	owner_id bigint REFERENCES members (id),
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_search text GENERATED ALWAYS AS (search_text(subject)) STORED,
 	_grams text[] GENERATED ALWAYS AS (search_grams(search_text(subject))) STORED
 );
@@ -219,74 +180,11 @@ CREATE TABLE tasks (
 	contact_id bigint REFERENCES contacts (id),
 	lead_id bigint REFERENCES leads (id),
 	opportunity_id bigint REFERENCES opportunities (id),
-	tags text[] NOT NULL DEFAULT '{}',
-	custom jsonb NOT NULL DEFAULT '{}',
-	version int NOT NULL DEFAULT 1,
-	created_by bigint REFERENCES members (id),
-	created_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
-	deleted_at timestamptz,
-	deleted_by bigint REFERENCES members (id),
 	_search text GENERATED ALWAYS AS (search_text(subject)) STORED,
 	_grams text[] GENERATED ALWAYS AS (search_grams(search_text(subject))) STORED
 );
 
--- The indexes lists and the 360° view walk: newest first, per owner, search,
--- and the links to a customer.
-CREATE INDEX customers_updated ON customers (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX customers_owner ON customers (owner_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX customers_grams ON customers USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX customers_name_norm ON customers (_name_norm) WHERE deleted_at IS NULL;
-CREATE INDEX customers_name_trgm ON customers USING gin (_name_norm ext.gin_trgm_ops) WHERE deleted_at IS NULL;
-CREATE INDEX customers_phone_norm ON customers (_phone_norm) WHERE deleted_at IS NULL;
-CREATE INDEX customers_deleted ON customers (deleted_at) WHERE deleted_at IS NOT NULL;
-
-CREATE INDEX contacts_updated ON contacts (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX contacts_owner ON contacts (owner_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX contacts_grams ON contacts USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX contacts_customer ON contacts (customer_id);
-CREATE INDEX contacts_deleted ON contacts (deleted_at) WHERE deleted_at IS NOT NULL;
-
-CREATE INDEX leads_updated ON leads (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX leads_owner ON leads (owner_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX leads_grams ON leads USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX leads_deleted ON leads (deleted_at) WHERE deleted_at IS NOT NULL;
-
-CREATE INDEX opportunities_updated ON opportunities (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX opportunities_owner ON opportunities (owner_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX opportunities_grams ON opportunities USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX opportunities_customer ON opportunities (customer_id);
-CREATE INDEX opportunities_stage ON opportunities (stage_id);
-CREATE INDEX opportunities_deleted ON opportunities (deleted_at) WHERE deleted_at IS NOT NULL;
-
-CREATE INDEX activities_updated ON activities (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX activities_owner ON activities (owner_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX activities_grams ON activities USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX activities_customer ON activities (customer_id, occurred_at DESC);
-CREATE INDEX activities_contact ON activities (contact_id);
-CREATE INDEX activities_lead ON activities (lead_id);
-CREATE INDEX activities_opportunity ON activities (opportunity_id);
-CREATE INDEX activities_deleted ON activities (deleted_at) WHERE deleted_at IS NOT NULL;
-
-CREATE INDEX tasks_updated ON tasks (updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX tasks_assignee ON tasks (assignee_id, updated_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX tasks_grams ON tasks USING gin (_grams) WHERE deleted_at IS NULL;
-CREATE INDEX tasks_customer ON tasks (customer_id, due_at);
-CREATE INDEX tasks_lead ON tasks (lead_id);
-CREATE INDEX tasks_opportunity ON tasks (opportunity_id);
-CREATE INDEX tasks_due ON tasks (assignee_id, due_at) WHERE status = 'open' AND deleted_at IS NULL;
-CREATE INDEX tasks_deleted ON tasks (deleted_at) WHERE deleted_at IS NOT NULL;
-
--- The tenant's tag catalog; records carry tag names in `tags`.
-CREATE TABLE tags (
-	id bigserial PRIMARY KEY,
-	name text NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
-	color text CHECK (color ~ '^#[0-9a-fA-F]{6}$'),
-	created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE UNIQUE INDEX tags_name_key ON tags (name);
-
--- The catalog ---------------------------------------------------------------
+-- The catalog of objects --------------------------------------------------------
 
 -- The record objects: their table, the column that says whose a record is
 -- (scope), the column that names a record, and the event name.
@@ -304,6 +202,66 @@ INSERT INTO objects VALUES
 	('opportunities', 'opportunity', 'owner_id', 'name', 4),
 	('activities', 'activity', 'owner_id', 'subject', 5),
 	('tasks', 'task', 'assignee_id', 'subject', 6);
+
+-- What every record table has: the bookkeeping columns, and the indexes of
+-- its lists (newest first, per owner, search) and of its recycle bin.
+DO $$
+DECLARE
+	o objects;
+BEGIN
+	FOR o IN SELECT * FROM objects LOOP
+		EXECUTE format('ALTER TABLE %I '
+			'ADD COLUMN tags text[] NOT NULL DEFAULT ''{}'', '
+			'ADD COLUMN custom jsonb NOT NULL DEFAULT ''{}'', '
+			'ADD COLUMN version int NOT NULL DEFAULT 1, '
+			'ADD COLUMN created_by bigint REFERENCES members (id), '
+			'ADD COLUMN created_at timestamptz NOT NULL DEFAULT now(), '
+			'ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now(), '
+			'ADD COLUMN deleted_at timestamptz, '
+			'ADD COLUMN deleted_by bigint REFERENCES members (id)', o.name);
+		EXECUTE format('CREATE INDEX %I ON %I (updated_at DESC, id DESC) WHERE deleted_at IS NULL',
+			o.name || '_updated', o.name);
+		EXECUTE format('CREATE INDEX %I ON %I (%I, updated_at DESC, id DESC) WHERE deleted_at IS NULL',
+			o.name || '_owner', o.name, o.owner_column);
+		EXECUTE format('CREATE INDEX %I ON %I USING gin (_grams) WHERE deleted_at IS NULL',
+			o.name || '_grams', o.name);
+		EXECUTE format('CREATE INDEX %I ON %I (deleted_at) WHERE deleted_at IS NOT NULL',
+			o.name || '_deleted', o.name);
+	END LOOP;
+END
+$$;
+
+-- The indexes of duplicates and of the links to a customer.
+CREATE INDEX customers_name_norm ON customers (_name_norm) WHERE deleted_at IS NULL;
+CREATE INDEX customers_name_trgm ON customers USING gin (_name_norm ext.gin_trgm_ops) WHERE deleted_at IS NULL;
+CREATE INDEX customers_phone_norm ON customers (_phone_norm) WHERE deleted_at IS NULL;
+
+CREATE INDEX contacts_customer ON contacts (customer_id);
+
+CREATE INDEX opportunities_customer ON opportunities (customer_id);
+CREATE INDEX opportunities_stage ON opportunities (stage_id);
+
+CREATE INDEX activities_customer ON activities (customer_id, occurred_at DESC);
+CREATE INDEX activities_contact ON activities (contact_id);
+CREATE INDEX activities_lead ON activities (lead_id);
+CREATE INDEX activities_opportunity ON activities (opportunity_id);
+
+CREATE INDEX tasks_customer ON tasks (customer_id, due_at);
+CREATE INDEX tasks_lead ON tasks (lead_id);
+CREATE INDEX tasks_opportunity ON tasks (opportunity_id);
+CREATE INDEX tasks_due ON tasks (assignee_id, due_at) WHERE status = 'open' AND deleted_at IS NULL;
+
+-- The tenant's tag catalog; records carry tag names in `tags`.
+CREATE TABLE tags (
+	id bigserial PRIMARY KEY,
+	name text NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
+	color text CHECK (color ~ '^#[0-9a-fA-F]{6}$'),
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX tags_name_key ON tags (name);
+
+-- Fields ----------------------------------------------------------------------
+
 
 -- Field definitions, core and custom, one per (object, key). Core fields are
 -- columns; custom values live in the record's `custom` object. `system`

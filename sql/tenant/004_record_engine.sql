@@ -527,6 +527,24 @@ LANGUAGE sql AS $$
 	FROM objects WHERE name = obj;
 $$;
 
+-- Moves every record of obj whose column col is from_id to to_id (a new
+-- version each), with an audit entry per record (action, col, from, to).
+-- Returns how many moved. Merges and handovers are made of it.
+CREATE FUNCTION record_reassign(obj text, col text, from_id bigint, to_id bigint,
+	action text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	n int;
+BEGIN
+	EXECUTE format('WITH m AS (UPDATE %1$I SET %2$I = $1, version = version + 1, updated_at = now() '
+		'WHERE %2$I = $2 RETURNING id), '
+		'a AS (INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value) '
+		'SELECT $3, %1$L, id, $4, %2$L, to_jsonb($2), to_jsonb($1) FROM m) '
+		'SELECT count(*) FROM m', obj, col)
+	INTO n USING to_id, from_id, acting_user(), action;
+	RETURN n;
+END
+$$;
+
 -- POST /api/v1/<object>
 CREATE FUNCTION record_create(obj text, body jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$

@@ -126,7 +126,6 @@ DECLARE
 		AND body->>'from_id' ~ '^[0-9]{1,18}$' THEN (body->>'from_id')::bigint END;
 	from_row jsonb;
 	moved jsonb := '{}';
-	n int;
 	t text;
 BEGIN
 	PERFORM require_right('customers', 'delete');
@@ -136,13 +135,7 @@ BEGIN
 	PERFORM record_visible('customers', into_id, false, true);
 	from_row := record_visible('customers', from_id, false, true);
 	FOREACH t IN ARRAY ARRAY['contacts', 'opportunities', 'activities', 'tasks'] LOOP
-		EXECUTE format('WITH m AS (UPDATE %I SET customer_id = $1, version = version + 1, '
-			'updated_at = now() WHERE customer_id = $2 RETURNING id), '
-			'a AS (INSERT INTO audit_log (actor_user_id, object, record_id, action, field, '
-			'old_value, new_value) SELECT $3, %L, id, ''merge'', ''customer_id'', '
-			'to_jsonb($2), to_jsonb($1) FROM m) SELECT count(*) FROM m', t, t)
-		INTO n USING into_id, from_id, acting_user();
-		moved := moved || jsonb_build_object(t, n);
+		moved := moved || jsonb_build_object(t, record_reassign(t, 'customer_id', from_id, into_id, 'merge'));
 	END LOOP;
 	UPDATE leads SET converted_customer_id = into_id WHERE converted_customer_id = from_id;
 	UPDATE customers SET tags = ARRAY(SELECT DISTINCT x FROM unnest(tags ||

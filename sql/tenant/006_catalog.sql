@@ -615,7 +615,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	to_id bigint;
 	o objects;
-	n int;
 	moved jsonb := '{}';
 BEGIN
 	IF jsonb_typeof(body->'to_member_id') IS DISTINCT FROM 'number'
@@ -629,13 +628,8 @@ BEGIN
 		PERFORM crm_raise('CRM10', 'validation_failed', '{"to_member_id": "invalid_member"}');
 	END IF;
 	FOR o IN SELECT * FROM objects ORDER BY position LOOP
-		EXECUTE format('WITH m AS (UPDATE %1$I SET %2$I = $1, version = version + 1, updated_at = now() '
-			'WHERE %2$I = $2 RETURNING id), '
-			'a AS (INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value) '
-			'SELECT $3, %3$L, id, ''handover'', %4$L, to_jsonb($2), to_jsonb($1) FROM m) '
-			'SELECT count(*) FROM m', o.name, o.owner_column, o.name, o.owner_column)
-		INTO n USING to_id, from_id, acting_user();
-		moved := moved || jsonb_build_object(o.name, n);
+		moved := moved || jsonb_build_object(o.name,
+			record_reassign(o.name, o.owner_column, from_id, to_id, 'handover'));
 	END LOOP;
 	INSERT INTO outbox (event, object, record_id, payload)
 	VALUES ('member.handover', 'member', from_id,
