@@ -71,6 +71,7 @@ query_within(struct req *r, const char *name, size_t max)
 
 	if (v != NULL && strlen(v) > max) {
 		err_field(&r->err, name, "too_long");
+		r->err.code = ERR_BAD_REQUEST;	/* as every other bad list parameter */
 		return NULL;
 	}
 	return v;

@@ -19,14 +19,25 @@ END
 $$;
 
 -- A company name reduced to what identifies it: NFKC (full-width to
--- half-width), lower case, no spaces or punctuation, no legal-form suffix.
+-- half-width), lower case, no legal-form suffix (有限公司, Co., Ltd. …; a
+-- Latin one only as a word of its own, so Costco keeps its "co"), then no
+-- spaces or punctuation.
 CREATE FUNCTION company_norm(n text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-#variable_conflict use_column
 BEGIN
-	RETURN (SELECT nullif(regexp_replace(
-		regexp_replace(lower(normalize(n, NFKC)), '[[:space:][:punct:]·、，。（）《》“”‘’]', '', 'g'),
-		'(股份有限公司|有限责任公司|有限公司|集团公司|公司|corporation|company|limited|coltd|corp|inc|ltd|llc|co)+$', ''), ''));
+	RETURN nullif(regexp_replace(regexp_replace(regexp_replace(lower(normalize(n, NFKC)),
+		'([[:space:][:punct:]]+(co|inc|ltd|llc|corp|corporation|company|limited|gmbh|plc)[[:punct:]]*)+[[:space:]]*$', ''),
+		'[[:space:][:punct:]·、，。（）《》“”‘’　]', '', 'g'),
+		'(股份有限公司|有限责任公司|有限公司|集团公司|公司)+$', ''), '');
+END
+$$;
+
+-- s without leading and trailing white space, the ideographic space
+-- (U+3000) of Chinese input included.
+CREATE FUNCTION trim_space(s text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+	RETURN regexp_replace(s, '^[[:space:]　]+|[[:space:]　]+$', '', 'g');
 END
 $$;
 
@@ -187,21 +198,23 @@ CREATE TABLE tasks (
 -- The catalog of objects --------------------------------------------------------
 
 -- The record objects: their table, the column that says whose a record is
--- (scope), the column that names a record, and the event name.
+-- (scope), the column that names a record, the event name, and the columns
+-- `q` searches (the _search column of each table joins the same ones).
 CREATE TABLE objects (
 	name text PRIMARY KEY,
 	singular text NOT NULL,
 	owner_column text NOT NULL,
 	title_column text NOT NULL,
+	search_columns text[] NOT NULL,	-- what `q` searches, as in _search
 	position int NOT NULL
 );
 INSERT INTO objects VALUES
-	('customers', 'customer', 'owner_id', 'name', 1),
-	('contacts', 'contact', 'owner_id', 'name', 2),
-	('leads', 'lead', 'owner_id', 'name', 3),
-	('opportunities', 'opportunity', 'owner_id', 'name', 4),
-	('activities', 'activity', 'owner_id', 'subject', 5),
-	('tasks', 'task', 'assignee_id', 'subject', 6);
+	('customers', 'customer', 'owner_id', 'name', '{name,phone,email}', 1),
+	('contacts', 'contact', 'owner_id', 'name', '{name,phone,mobile,email,wechat}', 2),
+	('leads', 'lead', 'owner_id', 'name', '{name,company,phone,email}', 3),
+	('opportunities', 'opportunity', 'owner_id', 'name', '{name}', 4),
+	('activities', 'activity', 'owner_id', 'subject', '{subject}', 5),
+	('tasks', 'task', 'assignee_id', 'subject', '{subject}', 6);
 
 -- What every record table has: the bookkeeping columns, and the indexes of
 -- its lists (newest first, per owner, search) and of its recycle bin.

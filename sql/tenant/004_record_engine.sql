@@ -160,7 +160,7 @@ CREATE FUNCTION field_check(f fields, v jsonb, OUT reason text, OUT value jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	t text := jsonb_typeof(v);
-	s text := btrim(v #>> '{}');
+	s text := trim_space(v #>> '{}');
 	max_len int := coalesce((f.rules->>'max_length')::int,
 		CASE f.type WHEN 'textarea' THEN 20000 ELSE 500 END);
 	n numeric;
@@ -301,11 +301,11 @@ BEGIN
 		ELSIF k = 'tags' THEN
 			IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) > 50 OR EXISTS (
 				SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string'
-				OR length(btrim(e #>> '{}')) NOT BETWEEN 1 AND 50) THEN
+				OR length(trim_space(e #>> '{}')) NOT BETWEEN 1 AND 50) THEN
 				errs := errs || jsonb_build_object(k, 'invalid_value');
 			ELSE
 				out := out || jsonb_build_object('tags', (SELECT coalesce(
-					jsonb_agg(DISTINCT btrim(e)), '[]') FROM jsonb_array_elements_text(v) e));
+					jsonb_agg(DISTINCT trim_space(e)), '[]') FROM jsonb_array_elements_text(v) e));
 			END IF;
 		ELSIF k = 'custom' THEN
 			IF jsonb_typeof(v) <> 'object' THEN
@@ -431,7 +431,8 @@ BEGIN
 		END IF;
 	ELSIF obj = 'tasks' AND changes ? 'status' THEN
 		new := new || jsonb_build_object('completed_at', CASE WHEN new->>'status' = 'done'
-			THEN coalesce(old->'completed_at', to_jsonb(now())) END);
+			THEN CASE WHEN old->>'completed_at' IS NOT NULL THEN old->'completed_at'
+				ELSE to_jsonb(now()) END END);
 	ELSIF obj = 'activities' AND new->>'customer_id' IS NULL THEN
 		c := coalesce((SELECT customer_id FROM contacts WHERE id = (new->>'contact_id')::bigint),
 			(SELECT customer_id FROM opportunities WHERE id = (new->>'opportunity_id')::bigint));
@@ -500,19 +501,25 @@ $$;
 -- Audit rows for every field that changed between two stored rows; custom
 -- fields are named by their key.
 CREATE FUNCTION audit_changes(obj text, old jsonb, new jsonb) RETURNS jsonb
-LANGUAGE sql AS $$
-	WITH diff AS (
-		SELECT k, old->k AS o, new->k AS n FROM jsonb_each(new) e(k, v)
-		WHERE k NOT LIKE '\_%' AND k NOT IN ('version', 'updated_at', 'custom')
-			AND old->k IS DISTINCT FROM v
+LANGUAGE plpgsql AS $$
+DECLARE
+	o jsonb := record_out(obj, old, '{}');	-- values as the API shows them
+	n jsonb := record_out(obj, new, '{}');
+	diff jsonb;
+BEGIN
+	WITH d AS (
+		SELECT k, o->k AS ov, v AS nv FROM jsonb_each(n) e(k, v)
+		WHERE k NOT IN ('version', 'updated_at', 'custom') AND o->k IS DISTINCT FROM v
 		UNION ALL
-		SELECT k, old->'custom'->k, new->'custom'->k FROM (
-			SELECT jsonb_object_keys(old->'custom') UNION
-			SELECT jsonb_object_keys(new->'custom')) c(k)
-		WHERE old->'custom'->k IS DISTINCT FROM new->'custom'->k),
+		SELECT k, o->'custom'->k, n->'custom'->k FROM (
+			SELECT jsonb_object_keys(o->'custom') UNION
+			SELECT jsonb_object_keys(n->'custom')) c(k)
+		WHERE o->'custom'->k IS DISTINCT FROM n->'custom'->k),
 	ins AS (INSERT INTO audit_log (actor_user_id, object, record_id, action, field, old_value, new_value)
-		SELECT acting_user(), obj, (new->>'id')::bigint, 'update', k, o, n FROM diff)
-	SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM diff
+		SELECT acting_user(), obj, (n->>'id')::bigint, 'update', k, ov, nv FROM d)
+	SELECT coalesce(jsonb_object_agg(k, nv), '{}') INTO diff FROM d;
+	RETURN diff;
+END
 $$;
 
 -- Records one event: an audit entry (without field) and an outbox event.
@@ -763,8 +770,33 @@ $$;
 CREATE FUNCTION search_query(q text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 #variable_conflict use_column
 BEGIN
-	RETURN (SELECT CASE WHEN s ~ '^[0-9 +()-]+$' THEN regexp_replace(s, '\D', '', 'g') ELSE s END
+	RETURN (SELECT CASE WHEN s ~ '^[0-9 +()-]+$'
+		THEN coalesce(phone_norm(s), regexp_replace(s, '\D', '', 'g')) ELSE s END
 	FROM (SELECT btrim(lower(normalize(q, NFKC))) AS s) x);
+END
+$$;
+
+-- The condition that row t matches the search text in parameter q_ref: the
+-- grams index narrows, and the match is confirmed on the searchable fields
+-- the role may see (a hidden phone must not be found by its digits).
+CREATE FUNCTION search_condition(obj text, hidden text[], q_ref text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	cols text[] := (SELECT search_columns FROM objects WHERE name = obj);
+	visible text;
+BEGIN
+	IF NOT cols && hidden THEN
+		RETURN format('t._grams @> search_query_grams(%1$s) AND strpos(t._search, %1$s) > 0', q_ref);
+	END IF;
+	SELECT string_agg(CASE WHEN f.type = 'phone' THEN format('phone_norm(t.%I)', u.c)
+		ELSE format('t.%I', u.c) END, ', ' ORDER BY u.i) INTO visible
+	FROM unnest(cols) WITH ORDINALITY u(c, i) JOIN fields f ON f.object = obj AND f.key = u.c
+	WHERE NOT u.c = ANY(hidden);
+	IF visible IS NULL THEN
+		RETURN 'false';
+	END IF;
+	RETURN format('t._grams @> search_query_grams(%1$s) AND strpos(search_text(%2$s), %1$s) > 0',
+		q_ref, visible);
 END
 $$;
 
@@ -804,7 +836,7 @@ BEGIN
 	IF q IS NOT NULL AND length(q) < 2 THEN
 		bad := bad || '{"q": "too_short"}';
 	ELSIF q IS NOT NULL THEN
-		conds := conds || 't._grams @> search_query_grams($2) AND strpos(t._search, $2) > 0'::text;
+		conds := conds || search_condition(obj, hidden, '$2');
 	END IF;
 	FOR flt IN SELECT * FROM jsonb_array_elements(coalesce(p->'filters', '[]')) LOOP
 		f := list_field(obj, flt->>0, hidden);
@@ -816,7 +848,8 @@ BEGIN
 			bad := bad || jsonb_build_object(format('filter[%s]', flt->>0), 'invalid_operator');
 		ELSIF NOT (CASE WHEN flt->>1 = 'empty' THEN flt->>2 IN ('true', 'false')
 			WHEN flt->>1 = 'contains' OR f.ftype IN ('tags', 'multiselect') THEN true
-			ELSE (SELECT bool_and(casts_to(v, f.sqltype))
+			ELSE (SELECT bool_and(casts_to(v, f.sqltype) AND (f.sqltype NOT IN ('date', 'timestamptz')
+				OR v ~ '^\d{4}-\d{2}-\d{2}'))
 				FROM unnest(CASE WHEN flt->>1 = 'in' THEN string_to_array(flt->>2, ',')
 					ELSE ARRAY[flt->>2] END) v) END) THEN
 			bad := bad || jsonb_build_object(format('filter[%s]', flt->>0), 'invalid_value');

@@ -17,7 +17,8 @@ BEGIN
 				AND has_permission('contacts.read')
 			ORDER BY x.is_primary DESC, x.id LIMIT 1),
 		'open_opportunities', (SELECT jsonb_build_object('count', count(*),
-				'amount', coalesce(sum(amount), 0)::numeric(17, 2)::text)
+				'amount', CASE WHEN NOT 'amount' = ANY(hidden_fields('opportunities'))
+					THEN coalesce(sum(amount), 0)::numeric(17, 2)::text END)
 			FROM opportunities WHERE customer_id = cid AND status = 'open' AND deleted_at IS NULL
 				AND has_permission('opportunities.read')),
 		'last_activity', (SELECT record_out('activities', to_jsonb(x), hidden_fields('activities'))

@@ -555,9 +555,10 @@ BEGIN
 			OR o.title_column = ANY(hidden_fields(o.name));
 		EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_object(''object'', %L, ''id'', t.id, '
 			'''title'', t.%I, ''updated_at'', t.updated_at) ORDER BY t.updated_at DESC), ''[]'') '
-			'FROM (SELECT * FROM %I t WHERE t.deleted_at IS NULL AND t._grams @> search_query_grams($1) '
-			'AND strpos(t._search, $1) > 0 AND ($2::bigint[] IS NULL OR t.%I = ANY($2)) '
-			'ORDER BY t.updated_at DESC LIMIT $3) t', o.name, o.title_column, o.name, o.owner_column)
+			'FROM (SELECT * FROM %I t WHERE t.deleted_at IS NULL AND %s '
+			'AND ($2::bigint[] IS NULL OR t.%I = ANY($2)) '
+			'ORDER BY t.updated_at DESC LIMIT $3) t', o.name, o.title_column, o.name,
+			search_condition(o.name, hidden_fields(o.name), '$1'), o.owner_column)
 		INTO found USING s, owners, per_object;
 		out := out || found;
 	END LOOP;

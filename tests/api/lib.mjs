@@ -283,3 +283,40 @@ export function testBadBodies(label, { method = 'POST', path: routePath, token, 
     assert.ok(![400, 413, 415].includes(res.status), `got ${show(res)}`);
   });
 }
+
+/* ---------- records ---------- */
+
+// POSTs a record of `object` and answers it (asserting 201).
+export async function createRecord(token, object, body) {
+  return expectStatus(await api('POST', `/api/v1/${object}`, { token, body }), 201);
+}
+
+// Runs SQL that must succeed (psql as crm_api); answers the rows, each an array of columns.
+export async function sql(text) {
+  const res = await psql(text);
+  if (res.code !== 0) throw new Error(`psql failed: ${res.stderr}`);
+  return res.stdout.split('\n').filter(Boolean).map((line) => line.split('|'));
+}
+
+const sqlText = (v) => `'${String(v).replaceAll("'", "''")}'`;
+const sqlJson = (v) => (v === null || v === undefined ? 'NULL' : `${sqlText(JSON.stringify(v))}::jsonb`);
+
+// Defines custom fields of `object` in a tenant directly in SQL (until /api/v1/fields
+// exists), one definition or an array of them; a unique one gets the index the engine
+// expects (`<object>_cf_<key>`).
+export async function addCustomField(tenantId, object, defs) {
+  const s = `t_${Number(tenantId)}`;
+  const one = ({ key, type, label = key, required = false, unique = false, options, default: def, rules = {} }) => `
+    INSERT INTO ${s}.fields (object, key, label, type, required, is_unique, options, default_value, rules)
+    VALUES (${sqlText(object)}, ${sqlText(key)}, ${sqlText(label)}, ${sqlText(type)}, ${!!required}, ${!!unique},
+      ${sqlJson(options)}, ${sqlJson(def)}, ${sqlJson(rules)});
+    ${unique ? `CREATE UNIQUE INDEX "${object}_cf_${key}" ON ${s}.${object} ((custom->>${sqlText(key)})) WHERE deleted_at IS NULL;` : ''}`;
+  await sql([].concat(defs).map(one).join('\n'));
+}
+
+// Field-level security of a role on `object` in SQL: `fields` maps a field key to
+// 'hidden' or 'read_only'.
+export async function setFieldAccess(tenantId, role, object, fields) {
+  await sql(Object.entries(fields).map(([field, access]) => `INSERT INTO t_${Number(tenantId)}.field_rules (role, object, field, access)
+    VALUES (${sqlText(role)}, ${sqlText(object)}, ${sqlText(field)}, ${sqlText(access)});`).join('\n'));
+}
