@@ -243,11 +243,14 @@ req_stream_begin(struct req *r, const char *content_type)
 	write_head(r, 200, content_type, (size_t)-1);
 }
 
-void
+int
 req_stream_write(struct req *r, const char *data, size_t len)
 {
-	if (r->fcgi != NULL && len > 0)
-		FCGX_PutStr(data, (int)len, r->fcgi->out);
+	if (r->fcgi == NULL || len == 0)
+		return 0;
+	if (FCGX_PutStr(data, (int)len, r->fcgi->out) < 0 || FCGX_FFlush(r->fcgi->out) < 0)
+		return -1;
+	return 0;
 }
 
 int

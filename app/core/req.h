@@ -97,9 +97,10 @@ void req_header(struct req *r, const char *name, const char *value);
 int req_json(struct req *r, int status, const char *json);
 int req_no_content(struct req *r);
 /* A 200 answer written in pieces (CSV exports): the head now, the body by
- * req_stream_write; without Content-Length, so nginx sends it chunked. */
+ * req_stream_write, which flushes each piece and returns -1 once the client
+ * is gone; without Content-Length, so nginx sends it chunked. */
 void req_stream_begin(struct req *r, const char *content_type);
-void req_stream_write(struct req *r, const char *data, size_t len);
+int req_stream_write(struct req *r, const char *data, size_t len);
 /* Answers a stored status and body as they are (idempotent replays). */
 int req_replay(struct req *r, int status, const char *body);
 /* Writes r->err in the error shape. Returns 0 (the request is answered). */

@@ -56,8 +56,11 @@ CREATE FUNCTION customer_duplicates(name text, phone text, lim int) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
-	RETURN (WITH q AS (SELECT company_norm(name) AS n, phone_norm(phone) AS p, scope_owners() AS owners,
-		hidden_fields('customers') AS hidden),
+	-- a field hidden from the role is not compared: that would confirm its value
+	RETURN (WITH h AS (SELECT hidden_fields('customers') AS hidden),
+	q AS (SELECT CASE WHEN NOT 'name' = ANY(h.hidden) THEN company_norm(name) END AS n,
+		CASE WHEN NOT 'phone' = ANY(h.hidden) THEN phone_norm(phone) END AS p,
+		scope_owners() AS owners, h.hidden FROM h),
 	found AS (
 		SELECT c, greatest(CASE WHEN c._phone_norm = q.p THEN 1.0 ELSE 0 END,
 			coalesce(ext.similarity(c._name_norm, q.n), 0)) AS score
@@ -127,6 +130,7 @@ DECLARE
 		AND body->>'from_id' ~ '^[0-9]{1,18}$' THEN (body->>'from_id')::bigint END;
 	from_row jsonb;
 	moved jsonb := '{}';
+	primary_id bigint;
 	t text;
 BEGIN
 	PERFORM require_right('customers', 'delete');
@@ -135,9 +139,14 @@ BEGIN
 	END IF;
 	PERFORM record_visible('customers', into_id, false, true);
 	from_row := record_visible('customers', from_id, false, true);
+	primary_id := (SELECT id FROM contacts WHERE customer_id = into_id AND is_primary
+		AND deleted_at IS NULL ORDER BY id LIMIT 1);
 	FOREACH t IN ARRAY ARRAY['contacts', 'opportunities', 'activities', 'tasks'] LOOP
 		moved := moved || jsonb_build_object(t, record_reassign(t, 'customer_id', from_id, into_id, 'merge'));
 	END LOOP;
+	-- one primary contact: the target's, when it had one
+	UPDATE contacts SET is_primary = false, version = version + 1, updated_at = now()
+	WHERE customer_id = into_id AND is_primary AND id <> primary_id;
 	UPDATE leads SET converted_customer_id = into_id WHERE converted_customer_id = from_id;
 	UPDATE customers SET tags = ARRAY(SELECT DISTINCT x FROM unnest(tags ||
 			ARRAY(SELECT jsonb_array_elements_text(from_row->'tags'))) x ORDER BY x),

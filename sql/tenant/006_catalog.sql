@@ -58,9 +58,24 @@ LANGUAGE sql STABLE AS $$
 			jsonb_build_object('key', 'updated_at', 'label', 'updated_at', 'custom', false))
 $$;
 
+-- A default value checked as a value of a field of type t with the given
+-- options: (reason, the value as stored).
+CREATE FUNCTION field_default_check(t text, options jsonb, v jsonb, OUT reason text, OUT value jsonb)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	chk record := field_check(ROW(NULL, NULL, 'x', t, false, false, false, false,
+		coalesce(options, '[]'), NULL, NULL, '{}', 0, 'main', 1, now(), now())::fields, v);
+BEGIN
+	reason := chk.reason;
+	value := nullif(chk.value, 'null');
+END
+$$;
+
 -- Checks the settable properties of a field definition (body) for a field
--- of type t; returns {reason…} per bad property.
-CREATE FUNCTION field_definition_errors(body jsonb, t text, is_core bool) RETURNS jsonb
+-- of type t whose options are now stored_options; returns {reason…} per bad
+-- property.
+CREATE FUNCTION field_definition_errors(body jsonb, t text, is_core bool,
+	stored_options jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	errs jsonb := '{}';
@@ -91,8 +106,7 @@ BEGIN
 			OR (SELECT count(DISTINCT e) FROM jsonb_array_elements_text(v) e) <> jsonb_array_length(v)) THEN
 			errs := errs || jsonb_build_object(k, 'invalid_value');
 		ELSIF k = 'default' THEN
-			chk := field_check(ROW(NULL, NULL, 'x', t, false, false, false, false,
-				coalesce(body->'options', '[]'), NULL, NULL, '{}', 0, 'main', 1, now(), now())::fields, v);
+			chk := field_default_check(t, coalesce(body->'options', stored_options), v);
 			IF chk.reason IS NOT NULL THEN
 				errs := errs || jsonb_build_object(k, chk.reason);
 			END IF;
@@ -128,7 +142,7 @@ DECLARE
 	errs jsonb;
 	f fields;
 BEGIN
-	errs := field_definition_errors(body, t, false);
+	errs := field_definition_errors(body, t, false, NULL);
 	IF jsonb_typeof(body->'key') IS DISTINCT FROM 'string' OR k !~ '^[a-z][a-z0-9_]{0,39}$' THEN
 		errs := errs || '{"key": "invalid_format"}';
 	ELSIF EXISTS (SELECT 1 FROM fields WHERE object = obj AND key = k)
@@ -155,7 +169,7 @@ BEGIN
 		position, section)
 	VALUES (obj, k, btrim(body->>'label'), t, coalesce((body->>'required')::bool, false),
 		coalesce((body->>'unique')::bool, false), body->'options',
-		CASE WHEN body->'default' <> 'null' THEN body->'default' END,
+		(field_default_check(t, body->'options', body->'default')).value,
 		coalesce((body->>'position')::int, 1000), coalesce(btrim(body->>'section'), 'custom'))
 	RETURNING * INTO f;
 	PERFORM field_unique_index(obj, k, f.is_unique);
@@ -177,7 +191,7 @@ BEGIN
 	IF NOT FOUND THEN
 		PERFORM crm_raise('CRM14', 'no such field');
 	END IF;
-	errs := field_definition_errors(body, old.type, old.core);
+	errs := field_definition_errors(body, old.type, old.core, old.options);
 	IF body ? 'version' AND (body->>'version') IS DISTINCT FROM old.version::text THEN
 		PERFORM crm_raise('CRM11', 'version_conflict');
 	END IF;
@@ -188,7 +202,8 @@ BEGIN
 		required = coalesce((body->>'required')::bool, required),
 		is_unique = coalesce((body->>'unique')::bool, is_unique),
 		options = CASE WHEN body ? 'options' THEN body->'options' ELSE options END,
-		default_value = CASE WHEN body ? 'default' THEN nullif(body->'default', 'null') ELSE default_value END,
+		default_value = CASE WHEN body ? 'default' THEN (field_default_check(old.type,
+			coalesce(body->'options', old.options), body->'default')).value ELSE default_value END,
 		position = coalesce((body->>'position')::int, position),
 		section = coalesce(btrim(body->>'section'), section),
 		version = version + 1, updated_at = now()
@@ -365,7 +380,9 @@ LANGUAGE sql STABLE AS $$
 					OR jsonb_typeof(s->'probability') IS DISTINCT FROM 'number'
 					OR (s->>'probability')::numeric NOT IN (SELECT generate_series(0, 100))
 					OR coalesce(s->>'kind', '') NOT IN ('open', 'won', 'lost')
-					OR (s ? 'id' AND jsonb_typeof(s->'id') <> 'number'))
+					OR (s ? 'id' AND (jsonb_typeof(s->'id') <> 'number' OR s->>'id' !~ '^[0-9]{1,18}$')))
+				OR (SELECT count(DISTINCT s->>'id') <> count(s->'id')
+					FROM jsonb_array_elements(body->'stages') s)
 				OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(body->'stages') s
 					WHERE s->>'kind' = 'open')) THEN 'invalid_value' END,
 		'unknown', (SELECT string_agg(k, ',') FROM jsonb_object_keys(body) k
@@ -491,7 +508,9 @@ DECLARE
 			WHEN body ? 'name' AND (jsonb_typeof(body->'name') <> 'string'
 				OR length(btrim(body->>'name')) NOT BETWEEN 1 AND 50) THEN 'invalid_value' END,
 		'color', CASE WHEN body ? 'color' AND body->'color' <> 'null' AND (jsonb_typeof(body->'color') <> 'string'
-			OR body->>'color' !~ '^#[0-9a-fA-F]{6}$') THEN 'invalid_value' END));
+			OR body->>'color' !~ '^#[0-9a-fA-F]{6}$') THEN 'invalid_value' END))
+		|| coalesce((SELECT jsonb_object_agg(k, 'unknown_field') FROM jsonb_object_keys(body) k
+			WHERE k NOT IN ('name', 'color')), '{}');
 BEGIN
 	IF errs <> '{}' THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', errs);

@@ -105,7 +105,8 @@ records_export(struct req *r)
 		return req_fail(r);
 	columns = cJSON_Parse(cols_json);
 	arena_cleanup(r->arena, (void (*)(void *))cJSON_Delete, columns);
-	cJSON_ReplaceItemInObject(params, "limit", cJSON_CreateNumber(EXPORT_PAGE));
+	cJSON_DeleteItemFromObject(params, "limit");
+	cJSON_AddNumberToObject(params, "limit", EXPORT_PAGE);
 	if ((page = fetch_page(r, obj, params)) == NULL)
 		return req_fail(r);
 
@@ -120,11 +121,13 @@ records_export(struct req *r)
 		if (rows == 0)
 			add_header(&out, columns);
 		rows += add_rows(&out, columns, cJSON_GetObjectItem(page, "data"));
-		req_stream_write(r, out.data, out.len);
 		const cJSON *next = cJSON_GetObjectItem(page, "next_cursor");
-		if (!cJSON_IsString(next) || rows >= EXPORT_MAX_ROWS)
+		/* a client that went away ends the export */
+		if (req_stream_write(r, out.data, out.len) != 0 || !cJSON_IsString(next) ||
+		    rows >= EXPORT_MAX_ROWS)
 			break;
-		cJSON_ReplaceItemInObject(params, "cursor", cJSON_CreateString(next->valuestring));
+		cJSON_DeleteItemFromObject(params, "cursor");
+		cJSON_AddStringToObject(params, "cursor", next->valuestring);
 		/* Each page lives in an arena of its own, so a large export holds
 		 * one page in memory, not the whole file. */
 		if (r->arena != request_arena) {
