@@ -18,6 +18,22 @@ const routes = [
         component: () => import('@/views/MembersView.vue'),
         meta: { auth: true, title: 'nav.members', permission: 'members.read' },
       },
+      { path: 'customers', name: 'customers', component: () => import('@/views/records/CustomersView.vue'), meta: { auth: true, title: 'nav.customers', permission: 'customers.read' } },
+      { path: 'customers/:id(\\d+)', name: 'customer', component: () => import('@/views/records/CustomerView.vue'), meta: { auth: true, title: 'nav.customers', permission: 'customers.read' } },
+      { path: 'leads', name: 'leads', component: () => import('@/views/records/LeadsView.vue'), meta: { auth: true, title: 'nav.leads', permission: 'leads.read' } },
+      { path: 'opportunities', name: 'opportunities', component: () => import('@/views/records/OpportunitiesView.vue'), meta: { auth: true, title: 'nav.opportunities', permission: 'opportunities.read' } },
+      { path: 'tasks', name: 'tasks', component: () => import('@/views/records/TasksView.vue'), meta: { auth: true, title: 'nav.tasks', permission: 'tasks.read' } },
+      {
+        // Leads, opportunities, contacts, tasks and activities share one record page.
+        path: ':object(leads|opportunities|contacts|tasks|activities)/:id(\\d+)',
+        name: 'record',
+        component: () => import('@/views/records/RecordView.vue'),
+        meta: { auth: true, objectPermission: 'read' },
+      },
+      { path: 'settings/fields/:object?', name: 'settings-fields', component: () => import('@/views/settings/FieldsView.vue'), meta: { auth: true, title: 'nav.fields', permission: 'settings.manage' } },
+      { path: 'settings/pipelines', name: 'settings-pipelines', component: () => import('@/views/settings/PipelinesView.vue'), meta: { auth: true, title: 'nav.pipelines', permission: 'settings.manage' } },
+      { path: 'settings/roles', name: 'settings-roles', component: () => import('@/views/settings/RolesView.vue'), meta: { auth: true, title: 'nav.roles', permission: 'roles.manage' } },
+      { path: 'settings/recycle-bin', name: 'settings-recycle', component: () => import('@/views/settings/RecycleBinView.vue'), meta: { auth: true, title: 'nav.recycle' } },
     ],
   },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('@/views/NotFoundView.vue'), meta: { title: 'titles.notFound' } },
@@ -36,6 +52,7 @@ router.beforeEach(async (to) => {
     try { ok = await auth.ensureSession() } catch { ok = !!auth.me }
     if (!ok) return { name: 'login', query: to.fullPath !== '/app' ? { redirect: to.fullPath } : {} }
     if (to.meta.permission && !auth.can(to.meta.permission)) return { name: 'home' }
+    if (to.meta.objectPermission && !auth.can(`${to.params.object}.${to.meta.objectPermission}`)) return { name: 'home' }
   } else if (to.meta.guest && auth.hasRefresh) {
     // A returning user goes straight to the workspace.
     try { if (await auth.ensureSession()) return { name: 'home' } } catch { /* stay */ }
@@ -44,7 +61,7 @@ router.beforeEach(async (to) => {
 })
 
 router.afterEach((to) => {
-  const key = to.meta.title
+  const key = to.meta.title || (to.params.object ? `nav.${to.params.object}` : null)
   const { t } = i18n.global
   document.title = key ? `${t(key)} · ${t('brand')}` : t('brand')
 })

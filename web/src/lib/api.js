@@ -7,8 +7,8 @@ import { useAuthStore } from '@/stores/auth'
 let onSessionLost = () => {}
 export function setSessionLostHandler(fn) { onSessionLost = fn }
 
-export async function rawRequest(method, path, body, token) {
-  const headers = { Accept: 'application/json' }
+export async function rawRequest(method, path, body, token, extraHeaders) {
+  const headers = { Accept: 'application/json', ...extraHeaders }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   if (token) headers.Authorization = `Bearer ${token}`
   let res
@@ -31,18 +31,18 @@ export async function rawRequest(method, path, body, token) {
   return data
 }
 
-// request(method, path, body?, { auth = true })
-export async function request(method, path, body, { auth = true } = {}) {
-  if (!auth) return rawRequest(method, path, body)
+// request(method, path, body?, { auth = true, headers })
+export async function request(method, path, body, { auth = true, headers } = {}) {
+  if (!auth) return rawRequest(method, path, body, null, headers)
   const store = useAuthStore()
   await store.ensureFreshToken()
   try {
-    return await rawRequest(method, path, body, store.accessToken)
+    return await rawRequest(method, path, body, store.accessToken, headers)
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401 || !['token_expired', 'unauthorized'].includes(e.code)) throw e
     if (await store.refresh()) {
       try {
-        return await rawRequest(method, path, body, store.accessToken)
+        return await rawRequest(method, path, body, store.accessToken, headers)
       } catch (e2) {
         if (!(e2 instanceof ApiError) || e2.status !== 401) throw e2
       }
@@ -58,4 +58,25 @@ export const api = {
   post: (path, body, opts) => request('POST', path, body ?? {}, opts),
   patch: (path, body, opts) => request('PATCH', path, body, opts),
   del: (path, opts) => request('DELETE', path, undefined, opts),
+}
+
+// The options of a write guarded by the record's version (412 version_conflict when stale).
+export const ifMatch = (version) => ({ headers: { 'If-Match': String(version) } })
+
+// "?a=1&filter[x][lt]=…" from { a: 1, filter: { x: { lt: … } } }; empty values are left out.
+export function queryString(params = {}) {
+  const parts = []
+  const add = (k, v) => {
+    if (v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)) return
+    parts.push(`${k}=${encodeURIComponent(Array.isArray(v) ? v.join(',') : v)}`)
+  }
+  for (const [k, v] of Object.entries(params)) {
+    if (k !== 'filter') { add(k, v); continue }
+    for (const [field, cond] of Object.entries(v || {})) {
+      if (cond && typeof cond === 'object' && !Array.isArray(cond)) {
+        for (const [op, val] of Object.entries(cond)) add(`filter[${field}][${op}]`, val)
+      } else add(`filter[${field}]`, cond)
+    }
+  }
+  return parts.length ? `?${parts.join('&')}` : ''
 }

@@ -9,6 +9,7 @@ export class ApiError extends Error {
     this.code = err.code || (status === 0 ? 'network' : 'unknown')
     this.fields = err.fields || null
     this.details = err
+    this.body = body
     this.retryAfter = headers ? Number(headers.get('Retry-After')) || null : null
   }
 }

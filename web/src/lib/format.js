@@ -33,3 +33,38 @@ export function formatRelative(value) {
   if (abs < 86400) return rtf.format(Math.round(diff / 3600), 'hour')
   return rtf.format(Math.round(diff / 86400), 'day')
 }
+
+// Money from the API's decimal string ("12500.00") and currency code: "¥12,500.00".
+// The string goes to Intl as it is, so no digit is lost to floating point.
+export function formatMoney(amount, currency = 'CNY') {
+  if (amount === null || amount === undefined || amount === '') return '—'
+  try {
+    return new Intl.NumberFormat(loc(), { style: 'currency', currency: currency || 'CNY', currencyDisplay: 'narrowSymbol' }).format(amount)
+  } catch {
+    return `${amount} ${currency || ''}`.trim()
+  }
+}
+
+// Adds decimal strings exactly (in cents): totals of amounts.
+export function sumMoney(amounts) {
+  let cents = 0n
+  for (const a of amounts) {
+    const m = /^(-?)(\d+)(?:\.(\d{1,2}))?/.exec(String(a ?? '').trim())
+    if (!m) continue
+    const v = BigInt(m[2]) * 100n + BigInt((m[3] || '0').padEnd(2, '0'))
+    cents += m[1] ? -v : v
+  }
+  const neg = cents < 0n
+  const abs = neg ? -cents : cents
+  return `${neg ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`
+}
+
+// A short date and time ("11月24日 14:30"), the year only when it is not this one.
+export function formatWhen(value) {
+  if (!value) return '—'
+  const d = new Date(value)
+  if (Number.isNaN(d.getTime())) return '—'
+  const opts = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
+  if (d.getFullYear() !== new Date().getFullYear()) opts.year = 'numeric'
+  return new Intl.DateTimeFormat(loc(), opts).format(d)
+}
