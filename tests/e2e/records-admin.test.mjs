@@ -186,7 +186,8 @@ test('settings: a stage added to the pipeline, a right given to a role, a member
     const hadDelete = (await ws.api('GET', '/roles')).data.find((r) => r.key === 'sales').permissions.includes('customers.delete');
     await page.getByTestId('perm-customers.delete').click();
     await page.getByTestId('role-save').click();
-    await page.locator('.el-message--success').waitFor();
+    // the pipeline's message may still be on screen: wait for the role's own
+    await page.locator('.el-message--success', { hasText: '角色已保存' }).waitFor();
     const sales = (await ws.api('GET', '/roles')).data.find((r) => r.key === 'sales');
     assert.equal(sales.permissions.includes('customers.delete'), !hadDelete);
     await shot(page, 'records-roles');
