@@ -4,6 +4,13 @@
 # Starts a fresh bench stack (var/bench/, nginx on 127.0.0.1:28080, PostgreSQL
 # port 25432), measures, prints a table and writes var/bench/latest.json, then
 # stops the stack (also on failure or interrupt; var/bench/ stays for a look).
+# Fresh, except for the record data: when var/bench/ already holds the data
+# scripts/gen-data.sh made with the sizes asked for from the current sources
+# (sql/, tenants/templates/, gen-data.sh: its mark in var/bench/gen-data.json),
+# the stack is restarted on it instead of being wiped, so that only the first
+# run after a change pays for the generation (minutes); CRM_BENCH_FRESH=1
+# wipes it anyway, CRM_BENCH_RECORDS=0 runs the first five cases alone on a
+# fresh stack, as before.
 #
 # Cases (the names are a contract: scripts and notes quote them):
 #   nginx_return   GET /__nginx_floor — nginx `return 200`, the HTTP floor
@@ -13,6 +20,24 @@
 #   pgbench        pgbench -S -M prepared on database `pgbench` of the same
 #                  cluster, the same client count — the database floor
 #   signup         POST /api/v1/auth/signup, N in a row (one at a time)
+# The record cases run in tenant `big` of scripts/gen-data.sh (1,000,000
+# customers, 5,000,000 activities, 1000 tenants in the cluster) with its
+# owner's token (role owner, scope all):
+#   cust_get       GET /api/v1/customers/{id}, ids at random (record + summary)
+#   cust_list      GET /api/v1/customers?limit=50, the first page
+#   cust_walk      the first 50 pages one after the other, following next_cursor
+#                  (one client; p50/p99 of the 50 pages; gives page 50's cursor)
+#   cust_page50    GET /api/v1/customers?limit=50&cursor=… — page 50, again and again
+#   cust_q         GET /api/v1/customers?limit=50&q=…, q at random from ~300 terms
+#                  taken from the data (2- and 3-character pieces of company
+#                  names, 4- to 7-digit pieces of phone numbers; same seed, so the
+#                  same terms every run)
+#   cust_create    POST /api/v1/customers, a new name each time, "force": true
+# (the customers cust_create made are deleted afterwards, and before the
+# record cases in case an earlier run was interrupted). Targets: cust_list,
+# cust_page50 p99 <= 10 ms, cust_q p99 <= 50 ms, cust_get >= 0.25 x pgbench
+# (ratios.cust_get_over_pgbench). latest.json also carries under "records"
+# var/bench/gen-data.json: the sizes and how long each generation step took.
 # The HTTP cases run wrk (loopback only) with tests/load/report.lua at the same
 # connections/threads/duration; every wrk and pgbench case runs RUNS times after
 # a short warm-up and the run with the median req/s is reported (its req/s,
@@ -28,6 +53,11 @@
 #   CRM_BENCH_WARMUP       seconds of unmeasured warm-up per case (default 2)
 #   CRM_BENCH_SIGNUPS      sign-ups of the signup case (default 50)
 #   CRM_BENCH_PGBENCH_SCALE  pgbench -i -s (default 10)
+#   CRM_BENCH_RECORDS      1: the record cases (default), 0: not
+#   CRM_BENCH_FRESH        1: wipe var/bench/ even when it holds the record data
+#   CRM_BENCH_GEN_TENANTS, CRM_BENCH_GEN_CUSTOMERS, CRM_BENCH_GEN_ACTIVITIES
+#                          the sizes given to scripts/gen-data.sh (defaults
+#                          1000, 1000000, 5000000)
 #   CRM_BIN_DIR, CRM_WORKERS, CRM_LOG_LEVEL, …  passed to scripts/stack.sh
 # Exit status: 0, or 1 when a case could not run or saw error answers (the
 # figures are still written).
@@ -43,9 +73,15 @@ RUNS="${CRM_BENCH_RUNS:-3}"
 WARMUP="${CRM_BENCH_WARMUP:-2}"
 SIGNUPS="${CRM_BENCH_SIGNUPS:-50}"
 PGBENCH_SCALE="${CRM_BENCH_PGBENCH_SCALE:-10}"
+RECORDS="${CRM_BENCH_RECORDS:-1}"
+FRESH="${CRM_BENCH_FRESH:-0}"
+GEN_TENANTS="${CRM_BENCH_GEN_TENANTS:-1000}"
+GEN_CUSTOMERS="${CRM_BENCH_GEN_CUSTOMERS:-1000000}"
+GEN_ACTIVITIES="${CRM_BENCH_GEN_ACTIVITIES:-5000000}"
 PG_BIN=/usr/lib/postgresql/15/bin
 STACK="$CRM_ROOT/scripts/stack.sh"
 LUA="$CRM_ROOT/tests/load/report.lua"
+RECORDS_LUA="$CRM_ROOT/tests/load/records.lua"
 BIN_DIR="${CRM_BIN_DIR:-build/bin}"
 [[ "$BIN_DIR" == /* ]] || BIN_DIR="$CRM_ROOT/$BIN_DIR"
 export CRM_BIN_DIR="$BIN_DIR"
@@ -65,11 +101,13 @@ FAILURES=0
 
 check_config() {
     local name value
-    for name in CONNECTIONS THREADS DURATION RUNS SIGNUPS PGBENCH_SCALE; do
+    for name in CONNECTIONS THREADS DURATION RUNS SIGNUPS PGBENCH_SCALE GEN_TENANTS GEN_CUSTOMERS; do
         value="${!name}"
         [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "CRM_BENCH_$name must be a positive number, not '$value'"
     done
     [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "CRM_BENCH_WARMUP must be a number, not '$WARMUP'"
+    [[ "$GEN_ACTIVITIES" =~ ^[0-9]+$ ]] || die "CRM_BENCH_GEN_ACTIVITIES must be a number, not '$GEN_ACTIVITIES'"
+    [[ "$RECORDS" == [01] && "$FRESH" == [01] ]] || die "CRM_BENCH_RECORDS and CRM_BENCH_FRESH are 0 or 1"
     (( THREADS <= CONNECTIONS )) || die "CRM_BENCH_THREADS ($THREADS) must not exceed CRM_BENCH_CONNECTIONS ($CONNECTIONS)"
     [[ $EUID -eq 0 ]] || die "bench.sh must run as root (the stack runs PostgreSQL as the postgres user)"
     local tool
@@ -100,10 +138,25 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
 # ---------------------------------------------------------------- the stack
 
+# True when var/bench/ holds the record data scripts/gen-data.sh would make
+# now: same sizes, same sources (its mark; var/bench/gen-data.json is written
+# once the generation finished).
+records_kept() {
+    local mark
+    (( RECORDS == 1 && FRESH == 0 )) && [[ -f "$VAR_DIR/pg/PG_VERSION" && -f "$VAR_DIR/gen-data.json" ]] &&
+        mark="$("$CRM_ROOT/scripts/gen-data.sh" bench --tenants "$GEN_TENANTS" --customers "$GEN_CUSTOMERS" \
+            --activities "$GEN_ACTIVITIES" --print-mark)" &&
+        grep -qF "\"mark\": \"$mark\"" "$VAR_DIR/gen-data.json"
+}
+
 stack_up() {
-    say "== fresh bench stack (var/bench/)"
     "$STACK" stop bench >/dev/null 2>&1 || true
-    rm -rf "$VAR_DIR"
+    if records_kept; then
+        say "== bench stack on the record data var/bench/ holds (CRM_BENCH_FRESH=1 wipes it)"
+    else
+        say "== fresh bench stack (var/bench/)"
+        rm -rf "$VAR_DIR"
+    fi
     STACK_STARTED=1
     "$STACK" start bench
     eval "$("$STACK" env bench)"
@@ -111,21 +164,24 @@ stack_up() {
 
 # The bench tenant and its owner, created as `make run` creates the demo.
 bench_tenant() {
-    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$SECRETS_DIR/bench.pw")
+    # (kept: on a stack kept for its record data the tenant exists already)
+    [[ -s "$SECRETS_DIR/bench.pw" ]] ||
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$SECRETS_DIR/bench.pw")
     "$BIN_DIR/crmctl" tenants create --slug bench --company "压测科技有限公司" \
         --name "压测管理员" --email bench-owner@example.com \
         --password-file "$SECRETS_DIR/bench.pw" >/dev/null ||
         die "crmctl tenants create (the bench tenant) failed"
 }
 
-# Prints a fresh access token of the bench owner (login through the API).
-access_token() {
-    CRM_BENCH_PASSWORD="$(cat "$SECRETS_DIR/bench.pw")" node --input-type=module - "$BASE_URL" <<'JS'
-const [base] = process.argv.slice(2);
+# access_token_as EMAIL PASSWORD_FILE — prints a fresh access token of that
+# user (login through the API).
+access_token_as() {
+    CRM_BENCH_PASSWORD="$(cat "$2")" node --input-type=module - "$BASE_URL" "$1" <<'JS'
+const [base, email] = process.argv.slice(2);
 const res = await fetch(`${base}/api/v1/auth/login`, {
   method: 'POST',
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ email: 'bench-owner@example.com', password: process.env.CRM_BENCH_PASSWORD }),
+  body: JSON.stringify({ email, password: process.env.CRM_BENCH_PASSWORD }),
 });
 const text = await res.text();
 if (res.status !== 200) {
@@ -135,6 +191,9 @@ if (res.status !== 200) {
 process.stdout.write(JSON.parse(text).access_token);
 JS
 }
+
+# Prints a fresh access token of the bench owner.
+access_token() { access_token_as bench-owner@example.com "$SECRETS_DIR/bench.pw"; }
 
 # ---------------------------------------------------------------- measuring
 
@@ -200,8 +259,10 @@ percentiles() {  # DIV
 pgbench_db() {
     say ""
     say "== pgbench: database pgbench, pgbench -i -s $PGBENCH_SCALE"
+    # (DROP: a stack kept for its record data still has the last run's)
     as_postgres "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" \
-        -U postgres -d postgres -c 'CREATE DATABASE pgbench' >/dev/null || return 1
+        -U postgres -d postgres -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS pgbench' \
+        -c 'CREATE DATABASE pgbench' >/dev/null || return 1
     as_postgres "$PG_BIN/pgbench" -i -q -s "$PGBENCH_SCALE" -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" \
         -U postgres pgbench >"$LOG_DIR/pgbench-init.log" 2>&1 ||
         { tail -n 20 "$LOG_DIR/pgbench-init.log" >&2; return 1; }
@@ -284,6 +345,194 @@ JS
     (( $(kv non_2xx "$line") == 0 )) || fail_case signup "$(kv non_2xx "$line") sign-ups did not answer 201"
 }
 
+# ---------------------------------------------------------------- the record cases
+
+BIG_SCHEMA=""
+RECORDS_READY=0
+
+# psql as the superuser on database crm, bare values.
+crm_sql() {
+    as_postgres "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$CRM_PG_HOST" -p "$CRM_PG_PORT" \
+        -U postgres -d crm "$@"
+}
+
+# A fresh access token of the big tenant's owner (scripts/gen-data.sh).
+big_token() { access_token_as big-owner@example.com "$SECRETS_DIR/big.pw"; }
+
+# The data of the record cases: scripts/gen-data.sh does nothing when the
+# stack already holds it; the timing of each step is in var/bench/gen-data.json.
+records_data() {
+    say ""
+    say "== record data: scripts/gen-data.sh bench --tenants $GEN_TENANTS --customers $GEN_CUSTOMERS --activities $GEN_ACTIVITIES"
+    if ! "$CRM_ROOT/scripts/gen-data.sh" bench --tenants "$GEN_TENANTS" --customers "$GEN_CUSTOMERS" \
+            --activities "$GEN_ACTIVITIES"; then
+        fail_case records "scripts/gen-data.sh failed: no record cases"
+        return 0
+    fi
+    BIG_SCHEMA="$(crm_sql -c "SELECT 't_' || id FROM public.tenants WHERE slug = 'big'")"
+    [[ -n "$BIG_SCHEMA" ]] || { fail_case records "no tenant 'big' after scripts/gen-data.sh"; return 0; }
+    # what the generation wrote is on disk before anything is measured
+    crm_sql -c CHECKPOINT >/dev/null && sync
+    RECORDS_READY=1
+}
+
+# Deletes the customers cust_create made (ids above the generated ones), with
+# their audit and outbox rows, so that every run sees the generated data.
+records_cleanup() {
+    local n
+    n="$(crm_sql -v schema="$BIG_SCHEMA" -v max="$GEN_CUSTOMERS" <<'SQL'
+SET search_path = :"schema";
+WITH c AS (DELETE FROM customers WHERE id > :max RETURNING id),
+a AS (DELETE FROM audit_log WHERE object = 'customers' AND record_id > :max),
+o AS (DELETE FROM outbox WHERE object = 'customers' AND record_id > :max)
+SELECT count(*) FROM c;
+SQL
+)" || { warn "could not delete the customers of cust_create"; return 0; }
+    if (( n > 0 )); then
+        say "  (deleted the $n customers cust_create made; VACUUM customers)"
+        crm_sql -c "VACUUM (ANALYZE) $BIG_SCHEMA.customers" >/dev/null || warn "VACUUM $BIG_SCHEMA.customers failed"
+    fi
+}
+
+# Reads the files of the big tenant's tables and indexes once, so that the
+# record cases find them in the OS page cache whether the data was just
+# generated or the stack was restarted on it (PostgreSQL's own cache,
+# shared_buffers, is 256MB: most of a 1,000,000-customer tenant lives in the
+# OS page cache).
+records_warm() {
+    local files
+    files="$(crm_sql -v schema="$BIG_SCHEMA" <<'SQL'
+SELECT current_setting('data_directory') || '/' || pg_relation_filepath(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :'schema' AND c.relkind IN ('r', 'i', 't') AND pg_relation_size(c.oid) > 0;
+SQL
+)" || { warn "could not list the files of $BIG_SCHEMA"; return 0; }
+    # a relation over 1GB is in segments: FILE, FILE.1, …
+    while IFS= read -r f; do cat -- "$f" "$f".[0-9]* 2>/dev/null || true; done <<<"$files" >/dev/null
+}
+
+# The q terms: 300 from the data, the same every run (setseed): 2- and
+# 3-character pieces of company names without their legal form, 4- to 7-digit
+# pieces of phone numbers.
+records_terms() {
+    crm_sql -v schema="$BIG_SCHEMA" -v n="$GEN_CUSTOMERS" >"$TMP/terms.txt" <<'SQL'
+SET search_path = :"schema";
+SELECT setseed(0.31) \gset seed_
+WITH pick AS (
+	SELECT k, 1 + floor(random() * :n)::bigint AS id FROM generate_series(1, 300) k),
+c AS (
+	SELECT p.k, regexp_replace(c.name, '(股份有限公司|有限责任公司|集团有限公司|有限公司分公司|有限公司)$', '') AS core,
+		coalesce(c._phone_norm, '') AS phone, random() AS r1, random() AS r2
+	FROM pick p JOIN customers c ON c.id = p.id)
+SELECT CASE
+	WHEN k % 5 IN (0, 1) THEN substr(core, 1 + floor(r1 * (length(core) - 1))::int, 2)
+	WHEN k % 5 IN (2, 3) THEN substr(core, 1 + floor(r1 * (length(core) - 2))::int, 3)
+	ELSE substr(phone, 1 + floor(r1 * (length(phone) - 6))::int, 4 + floor(r2 * 4)::int) END
+FROM c WHERE length(core) >= 3 AND (k % 5 < 4 OR length(phone) >= 7)
+ORDER BY k;
+SQL
+}
+
+# The first 50 pages of the customer list, one client, following next_cursor:
+# records cust_walk and leaves page 50's cursor in $TMP/page50.cursor.
+records_walk() {
+    local out line token
+    say ""
+    say "== cust_walk: GET /api/v1/customers?limit=50, pages 1 to 50 by next_cursor (one client)"
+    token="$(big_token)" || { fail_case cust_walk "could not log in"; return 0; }
+    out="$(CRM_BENCH_TOKEN="$token" node --input-type=module - "$BASE_URL" <<'JS'
+const [base] = process.argv.slice(2);
+const headers = { authorization: `Bearer ${process.env.CRM_BENCH_TOKEN}`, 'user-agent': 'crm-bench/1 (walk)' };
+const ms = [];
+let cursor = null, page50 = null, errors = 0;
+const t0 = performance.now();
+for (let page = 1; page <= 50; page++) {
+  if (page === 50) page50 = cursor;
+  const url = `${base}/api/v1/customers?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+  const start = performance.now();
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  ms.push(performance.now() - start);
+  if (res.status !== 200) {
+    errors++;
+    console.error(`page ${page} answered ${res.status}: ${text.slice(0, 200)}`);
+    break;
+  }
+  cursor = JSON.parse(text).next_cursor;
+  if (!cursor) { console.error(`page ${page} is the last one`); errors++; break; }
+}
+const seconds = (performance.now() - t0) / 1000;
+const sorted = [...ms].sort((a, b) => a - b);
+const rank = (p) => sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1];
+const f = (x) => x.toFixed(3);
+console.log(`CRM_BENCH requests=${ms.length} duration_s=${f(seconds)} rps=${(ms.length / seconds).toFixed(2)} ` +
+  `p50_ms=${f(rank(0.5))} p90_ms=${f(rank(0.9))} p99_ms=${f(rank(0.99))} max_ms=${f(sorted.at(-1))} ` +
+  `non_2xx=${errors} socket_errors=0`);
+if (page50) console.log(`CURSOR ${page50}`);
+JS
+)" || { fail_case cust_walk "the walking client failed"; return 0; }
+    line="$(grep -m1 '^CRM_BENCH ' <<<"$out")"
+    record cust_walk 1 "$line"
+    printf '  %-14s %d pages:    %10.1f req/s   p50 %8.3f ms   p99 %8.3f ms   max %8.3f ms\n' cust_walk \
+        "$(kv requests "$line")" "$(kv rps "$line")" "$(kv p50_ms "$line")" "$(kv p99_ms "$line")" "$(kv max_ms "$line")"
+    (( $(kv non_2xx "$line") == 0 )) || fail_case cust_walk "a page did not answer 200"
+    sed -n 's/^CURSOR //p' <<<"$out" >"$TMP/page50.cursor"
+}
+
+# rec_wrk_once SECONDS URL MODE TOKEN — one wrk run of tests/load/records.lua
+# (MODE ids, terms, create) or tests/load/report.lua (MODE plain).
+rec_wrk_once() {
+    local out script="$RECORDS_LUA"
+    [[ "$3" == plain ]] && script="$LUA"
+    out="$(CRM_BENCH_TOKEN="$4" CRM_BENCH_MODE="$3" CRM_BENCH_MAX_ID="$GEN_CUSTOMERS" \
+        CRM_BENCH_TERMS_FILE="$TMP/terms.txt" CRM_BENCH_REPORT_LUA="$LUA" \
+        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${1}s" -s "$script" "$2" 2>&1)" ||
+        { printf '%s\n' "$out" >&2; return 1; }
+    grep -m1 '^CRM_BENCH ' <<<"$out" || { printf '%s\n' "$out" >&2; return 1; }
+}
+
+# rec_case CASE MODE PATH WHAT — wrk_case as the big tenant's owner (a fresh
+# token per run); WHAT describes the requests.
+rec_case() {
+    local name="$1" mode="$2" url="$BASE_URL$3" token line i errors=0
+    say ""
+    say "== $name: $4 (wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $RUNS runs)"
+    token="$(big_token)" || { fail_case "$name" "could not log in"; return 0; }
+    if (( WARMUP > 0 )); then
+        rec_wrk_once "$WARMUP" "$url" "$mode" "$token" >/dev/null || { fail_case "$name" "wrk failed"; return 0; }
+    fi
+    for (( i = 1; i <= RUNS; i++ )); do
+        token="$(big_token)" || { fail_case "$name" "could not log in"; return 0; }
+        line="$(rec_wrk_once "$DURATION" "$url" "$mode" "$token")" || { fail_case "$name" "wrk failed"; return 0; }
+        record "$name" "$i" "$line"
+        show_run "$name" "$i" "$line"
+        errors=$(( errors + $(kv non_2xx "$line") + $(kv socket_errors "$line") ))
+    done
+    (( errors == 0 )) || fail_case "$name" "$errors error answers or socket errors: the figures measure errors"
+}
+
+records_cases() {
+    (( RECORDS_READY == 1 )) || return 0
+    records_cleanup
+    records_warm
+    records_terms || { fail_case cust_q "could not pick the q terms"; : >"$TMP/terms.txt"; }
+    rec_case cust_get ids /api/v1/customers "GET /api/v1/customers/{id}, id at random in 1..$GEN_CUSTOMERS"
+    rec_case cust_list plain "/api/v1/customers?limit=50" "GET /api/v1/customers?limit=50"
+    records_walk
+    if [[ -s "$TMP/page50.cursor" ]]; then
+        rec_case cust_page50 plain "/api/v1/customers?limit=50&cursor=$(cat "$TMP/page50.cursor")" \
+            "GET /api/v1/customers?limit=50&cursor=<page 50>"
+    else
+        fail_case cust_page50 "no cursor of page 50"
+    fi
+    if [[ -s "$TMP/terms.txt" ]]; then
+        rec_case cust_q terms "/api/v1/customers?limit=50" \
+            "GET /api/v1/customers?limit=50&q=<one of $(wc -l <"$TMP/terms.txt") terms, e.g. $(head -n 5 "$TMP/terms.txt" | paste -sd' ')>"
+    fi
+    rec_case cust_create create /api/v1/customers 'POST /api/v1/customers {"name": <new>, …, "force": true}'
+    records_cleanup
+}
+
 # ---------------------------------------------------------------- the report
 
 # Picks each case's median run, prints the table and writes latest.json.
@@ -292,7 +541,8 @@ report() {
     node - "$TMP/runs.txt" "$RESULTS" <<JS
 const fs = require('node:fs');
 const [runsFile, out] = process.argv.slice(2);
-const order = ['nginx_return', 'fastcgi_floor', 'me', 'pgbench', 'signup'];
+const order = ['nginx_return', 'fastcgi_floor', 'me', 'pgbench', 'signup',
+  'cust_get', 'cust_list', 'cust_walk', 'cust_page50', 'cust_q', 'cust_create'];
 const byCase = {};
 for (const line of fs.readFileSync(runsFile, 'utf8').split('\n').filter(Boolean)) {
   const kv = Object.fromEntries(line.split(' ').map((p) => p.split('=')));
@@ -318,7 +568,10 @@ for (const name of order) {
 const ratio = (a, b) => (cases[a] && cases[b] && cases[b].rps > 0 ? round(cases[a].rps / cases[b].rps, 3) : null);
 const doc = {
   cases,
-  ratios: { me_over_fastcgi_floor: ratio('me', 'fastcgi_floor'), me_over_pgbench: ratio('me', 'pgbench') },
+  ratios: { me_over_fastcgi_floor: ratio('me', 'fastcgi_floor'), me_over_pgbench: ratio('me', 'pgbench'),
+    cust_get_over_pgbench: ratio('cust_get', 'pgbench') },
+  records: fs.existsSync('$VAR_DIR/gen-data.json') && '$RECORDS' === '1'
+    ? JSON.parse(fs.readFileSync('$VAR_DIR/gen-data.json', 'utf8')) : null,
   config: {
     connections: $CONNECTIONS, threads: $THREADS, duration: $DURATION, runs: $RUNS,
     warmup: $WARMUP, signups: $SIGNUPS, pgbench_scale: $PGBENCH_SCALE,
@@ -338,6 +591,11 @@ console.log('');
 console.log('me/fastcgi_floor = ' + show(doc.ratios.me_over_fastcgi_floor) + '   (target >= 0.40)');
 console.log('me/pgbench       = ' + show(doc.ratios.me_over_pgbench) + '   (target >= 0.25)');
 if (cases.signup) console.log('signup p50       = ' + cases.signup.p50_ms.toFixed(1) + ' ms   (target <= 300 ms)');
+if (cases.cust_get) console.log('cust_get/pgbench = ' + show(doc.ratios.cust_get_over_pgbench) + '   (target >= 0.25)');
+for (const name of ['cust_list', 'cust_walk', 'cust_page50'])
+  if (cases[name]) console.log((name + ' p99').padEnd(17) + '= ' + cases[name].p99_ms.toFixed(2) + ' ms   (target <= 10 ms)');
+if (cases.cust_q) console.log('cust_q p99       = ' + cases.cust_q.p99_ms.toFixed(2) + ' ms   (target <= 50 ms)');
+if (doc.records) console.log('record data: ' + doc.records.mark + ', generated in ' + doc.records.seconds.total + ' s (' + doc.records.sizes + ')');
 console.log('');
 console.log('load average ' + doc.config.loadavg_start + ' at the start, ' + doc.config.loadavg_end + ' at the end (' + doc.config.cpus + ' CPUs)');
 console.log('written to ' + out);
@@ -361,6 +619,7 @@ main() {
     fi
     stack_up
     bench_tenant
+    if (( RECORDS == 1 )); then records_data; fi
     say "bench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s x $RUNS runs per case" \
         "(${WARMUP}s warm-up), $(nproc) CPUs, ${CRM_WORKERS:-8} crm-api workers"
 
@@ -369,6 +628,7 @@ main() {
     wrk_case me /api/v1/me token
     pgbench_case
     signup_case
+    records_cases
 
     report
     if (( FAILURES > 0 )); then

@@ -238,6 +238,10 @@ BEGIN
 			o.name || '_owner', o.name, o.owner_column);
 		EXECUTE format('CREATE INDEX %I ON %I USING gin (_grams) WHERE deleted_at IS NULL',
 			o.name || '_grams', o.name);
+		-- Rare pieces of text must be known as rare, or the planner walks
+		-- the newest-first index for a search that matches a handful of
+		-- rows (12 s on a million customers with the default 100).
+		EXECUTE format('ALTER TABLE %I ALTER COLUMN _grams SET STATISTICS 1000', o.name);
 		EXECUTE format('CREATE INDEX %I ON %I (deleted_at) WHERE deleted_at IS NOT NULL',
 			o.name || '_deleted', o.name);
 	END LOOP;

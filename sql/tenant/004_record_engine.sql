@@ -786,7 +786,10 @@ DECLARE
 	visible text;
 BEGIN
 	IF NOT cols && hidden THEN
-		RETURN format('t._grams @> search_query_grams(%1$s) AND strpos(t._search, %1$s) > 0', q_ref);
+		-- a q of 2 or 3 characters is one piece: the index alone is exact,
+		-- and a second condition would only mislead the planner's estimate
+		RETURN format('t._grams @> search_query_grams(%1$s) AND (length(%1$s) <= 3 '
+			'OR strpos(t._search, %1$s) > 0)', q_ref);
 	END IF;
 	SELECT string_agg(CASE WHEN f.type = 'phone' THEN format('phone_norm(t.%I)', u.c)
 		ELSE format('t.%I', u.c) END, ', ' ORDER BY u.i) INTO visible
