@@ -34,6 +34,9 @@ export function kindOf(field) {
   return FIELD_TYPES.includes(field.type) ? field.type : 'text'
 }
 
+// The customer a record belongs to, as a field for FieldValue (shown by name, linked).
+export const CUSTOMER_FIELD = { key: 'customer_id', core: true, type: 'number' }
+
 export const valueOf = (record, field) => (field.core ? record?.[field.key] : record?.custom?.[field.key])
 
 // { key: value } of a form → the body of a POST/PATCH: custom fields go in `custom`.
