@@ -878,18 +878,23 @@ BEGIN
 		PERFORM crm_raise('CRM15', 'bad list parameters', bad);
 	END IF;
 
-	-- A column that is never NULL sorts in its index's order; a nullable
-	-- one puts its NULLs last both ways.
-	EXECUTE format('SELECT coalesce(jsonb_agg(jsonb_build_array(to_jsonb(t), %1$s) ORDER BY %2$s), ''[]'') '
-		'FROM (SELECT %6$s FROM %3$I t WHERE %4$s ORDER BY %2$s LIMIT %5$s) t',
+	-- One pass builds the page: the rows as the API shows them (through
+	-- record_out only when something must be hidden or a money value turned
+	-- into a string), and the cursor from the last row shown when one more
+	-- was found. A column that is never NULL sorts in its index's order; a
+	-- nullable one puts its NULLs last both ways.
+	EXECUTE format('SELECT jsonb_build_object(''data'', coalesce(jsonb_agg(%7$s ORDER BY t.n) '
+		'FILTER (WHERE t.n <= %5$s), ''[]''), ''last'', (array_agg(jsonb_build_array(%1$s, t.id)) '
+		'FILTER (WHERE t.n = %5$s))[1], ''more'', count(*) > %5$s) '
+		'FROM (SELECT t.*, row_number() OVER () AS n FROM (SELECT %6$s FROM %3$I t WHERE %4$s '
+		'ORDER BY %2$s LIMIT %5$s + 1) t) t',
 		s.expr, format('%s %s%s, t.id %s', s.expr, dir, CASE WHEN s.not_null THEN '' ELSE ' NULLS LAST' END, dir),
-		obj, array_to_string(conds, ' AND '), lim + 1, record_columns(obj))
+		obj, array_to_string(conds, ' AND '), lim, record_columns(obj),
+		CASE WHEN cardinality(hidden) = 0 AND obj <> 'opportunities' THEN '(to_jsonb(t) - ''n'')'
+			ELSE format('record_out(%L, to_jsonb(t) - ''n'', %L)', obj, hidden) END)
 	INTO rows USING owners, q, vals, cur->>1, (cur->>2)::bigint;
 
-	RETURN jsonb_build_object(
-		'data', (SELECT coalesce(jsonb_agg(record_out(obj, e->0, hidden) ORDER BY i), '[]')
-			FROM jsonb_array_elements(rows) WITH ORDINALITY x(e, i) WHERE i <= lim),
-		'next_cursor', CASE WHEN jsonb_array_length(rows) > lim THEN cursor_encode(
-			jsonb_build_array(sort, rows->(lim - 1)->1, rows->(lim - 1)->0->'id')) END);
+	RETURN jsonb_build_object('data', rows->'data', 'next_cursor', CASE WHEN (rows->>'more')::bool
+		THEN cursor_encode(jsonb_build_array(sort, rows->'last'->0, rows->'last'->1)) END);
 END
 $$;
