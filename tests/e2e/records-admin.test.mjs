@@ -4,35 +4,13 @@
 // settings (pipeline stages, role rights, handover of a member's records).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, shot, unique, uniqueEmail, BASE_URL, PASSWORD, TEST_TIMEOUT } from './lib.mjs';
+import { apiCall, launch, login, newPage, shot, uniqueEmail, workspace as newWorkspace, PASSWORD, TEST_TIMEOUT } from './lib.mjs';
 
 let browser;
+const workspace = (company) => newWorkspace(company, { prefix: 'adm', name: '周敏' });
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-async function call(method, path, { token, body, version } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (version !== undefined) headers['If-Match'] = String(version);
-  const res = await fetch(`${BASE_URL}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
-async function workspace(company) {
-  const email = uniqueEmail('adm');
-  const r = await call('POST', '/auth/signup', { body: { company, slug: unique('adm'), name: '周敏', email, password: PASSWORD } });
-  return { email, token: r.access_token, api: (method, path, body, version) => call(method, path, { token: r.access_token, body, version }) };
-}
-async function login(page, email) {
-  await page.goto('/login');
-  await page.getByTestId('login-email').fill(email);
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL(/\/app(\?|$)/);
-  await page.getByTestId('welcome').waitFor();
-}
 
 test('bulk tag shows the record that failed; bulk delete and restore from the recycle bin', { timeout: TEST_TIMEOUT }, async () => {
   const ws = await workspace('合众供应链有限公司');
@@ -158,7 +136,7 @@ test('settings: a stage added to the pipeline, a right given to a role, a member
   // A colleague who leaves, and one who takes over.
   const leaverEmail = uniqueEmail('leaver');
   const inv = await ws.api('POST', '/members/invite', { email: leaverEmail, name: '离职的孙丽', role: 'sales' });
-  await call('POST', '/invitations/accept', { body: { token: inv.invite_url.split('#')[1], name: '孙丽', password: PASSWORD } });
+  await apiCall('POST', '/invitations/accept', { body: { token: inv.invite_url.split('#')[1], name: '孙丽', password: PASSWORD } });
   const { data: members } = await ws.api('GET', '/members');
   const leaver = members.find((m) => m.email === leaverEmail);
   const me = members.find((m) => m.email === ws.email);

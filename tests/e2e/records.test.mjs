@@ -7,40 +7,13 @@
 // the login page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, shot, unique, uniqueEmail, BASE_URL, PASSWORD, TEST_TIMEOUT } from './lib.mjs';
+import { launch, login, newPage, shot, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
 
 let browser;
+const workspace = (company) => newWorkspace(company, { prefix: 'rec', name: '陈静' });
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-// ---- API helpers (seeding and checking what the screens did)
-async function call(method, path, { token, body, version } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (version !== undefined) headers['If-Match'] = String(version);
-  const res = await fetch(`${BASE_URL}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-// A new workspace: { email, token, api(method, path, body?, version?) }.
-async function workspace(company) {
-  const email = uniqueEmail('rec');
-  const r = await call('POST', '/auth/signup', { body: { company, slug: unique('rec'), name: '陈静', email, password: PASSWORD } });
-  const token = r.access_token;
-  return { email, token, api: (method, path, body, version) => call(method, path, { token, body, version }) };
-}
-
-async function login(page, email) {
-  await page.goto('/login');
-  await page.getByTestId('login-email').fill(email);
-  await page.getByTestId('login-password').fill(PASSWORD);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL(/\/app(\?|$)/);
-  await page.getByTestId('welcome').waitFor();
-}
 
 // Picks an option of the open Element Plus select.
 async function pick(page, text) {
