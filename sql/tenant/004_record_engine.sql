@@ -17,6 +17,15 @@ BEGIN
 END
 $$;
 
+-- The id a JSON value holds: a non-negative integer of at most 18 digits,
+-- else NULL (a string, 7.5, 1e20 and null are no ids).
+CREATE FUNCTION json_id(v jsonb) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN CASE WHEN jsonb_typeof(v) = 'number' AND v #>> '{}' ~ '^[0-9]{1,18}$'
+		THEN (v #>> '{}')::bigint END;
+END
+$$;
+
 -- The caller, as set by crm-api with the tenant context.
 CREATE FUNCTION acting_user() RETURNS bigint LANGUAGE sql STABLE AS $$
 	SELECT nullif(current_setting('crm.user_id', true), '')::bigint
@@ -240,15 +249,15 @@ BEGIN
 			value := (SELECT coalesce(jsonb_agg(DISTINCT e), '[]') FROM jsonb_array_elements_text(v) e);
 		END IF;
 	WHEN 'user' THEN
-		IF t <> 'number' OR s !~ '^[0-9]{1,18}$' OR NOT EXISTS (
-			SELECT 1 FROM members WHERE id = s::bigint AND status <> 'disabled') THEN
+		IF json_id(v) IS NULL OR NOT EXISTS (
+			SELECT 1 FROM members WHERE id = json_id(v) AND status <> 'disabled') THEN
 			reason := 'invalid_member';
 		END IF;
 	WHEN 'ref' THEN
-		IF t <> 'number' OR s !~ '^[0-9]{1,18}$' THEN
+		IF json_id(v) IS NULL THEN
 			reason := 'invalid_type';
 		ELSE
-			value := record_row(f.target, s::bigint);
+			value := record_row(f.target, json_id(v));
 			IF value IS NULL OR value->>'deleted_at' IS NOT NULL
 				OR NOT record_in_scope(f.target, value, scope_owners()) THEN
 				reason := 'not_found';
@@ -682,6 +691,32 @@ BEGIN
 		(length(c) + 3) / 4 * 4, '='), 'base64'), 'UTF8')::jsonb;
 EXCEPTION WHEN others THEN
 	RETURN NULL;
+END
+$$;
+
+-- A cursor of [time, text, id] (timelines, the recycle bin): decoded, or
+-- CRM15 naming `cursor`; NULL when there is none.
+CREATE FUNCTION cursor_of_time(cur text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	c jsonb := cursor_decode(cur);
+BEGIN
+	IF cur IS NOT NULL AND (jsonb_typeof(c) IS DISTINCT FROM 'array' OR jsonb_array_length(c) <> 3
+		OR NOT casts_to(c->>0, 'timestamptz') OR json_id(c->2) IS NULL) THEN
+		PERFORM crm_raise('CRM15', 'bad cursor', '{"cursor": "invalid_value"}');
+	END IF;
+	RETURN c;
+END
+$$;
+
+-- The answer of a page fetched with one row more than lim: {data,
+-- next_cursor}, the cursor made of the keys of the last row shown.
+CREATE FUNCTION page_answer(rows jsonb, lim int, keys text[]) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	rows := coalesce(rows, '[]');
+	RETURN jsonb_build_object('data', rows - lim, 'next_cursor',
+		CASE WHEN jsonb_array_length(rows) > lim THEN cursor_encode((SELECT jsonb_agg(
+			rows->(lim - 1)->k ORDER BY i) FROM unnest(keys) WITH ORDINALITY u(k, i))) END);
 END
 $$;
 

@@ -81,14 +81,11 @@ $$;
 CREATE FUNCTION customer_timeline(cid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-	c jsonb := CASE WHEN cur IS NOT NULL THEN cursor_decode(cur) END;
+	c jsonb;
 	page jsonb;
 BEGIN
 	PERFORM record_visible('customers', cid);
-	IF cur IS NOT NULL AND (jsonb_typeof(c) IS DISTINCT FROM 'array' OR jsonb_array_length(c) <> 3
-		OR jsonb_typeof(c->2) <> 'number' OR NOT casts_to(c->>0, 'timestamptz')) THEN
-		PERFORM crm_raise('CRM15', 'bad cursor', '{"cursor": "invalid_value"}');
-	END IF;
+	c := cursor_of_time(cur);
 	WITH items AS (
 		SELECT 'activity' AS type, x.occurred_at AS at, x.id,
 			record_out('activities', to_jsonb(x), hidden_fields('activities')) AS record
@@ -113,10 +110,7 @@ BEGIN
 		ORDER BY at DESC, type DESC, id DESC LIMIT lim + 1)
 	SELECT jsonb_agg(jsonb_build_object('type', type, 'at', at, 'id', id, 'record', record)
 		ORDER BY at DESC, type DESC, id DESC) INTO page FROM shown;
-	page := coalesce(page, '[]');
-	RETURN jsonb_build_object('data', page - lim, 'next_cursor',
-		CASE WHEN jsonb_array_length(page) > lim THEN cursor_encode(jsonb_build_array(
-			page->(lim - 1)->'at', page->(lim - 1)->'type', page->(lim - 1)->'id')) END);
+	RETURN page_answer(page, lim, '{at,type,id}');
 END
 $$;
 
@@ -126,8 +120,7 @@ $$;
 CREATE FUNCTION customer_merge(into_id bigint, body jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-	from_id bigint := CASE WHEN jsonb_typeof(body->'from_id') = 'number'
-		AND body->>'from_id' ~ '^[0-9]{1,18}$' THEN (body->>'from_id')::bigint END;
+	from_id bigint := json_id(body->'from_id');
 	from_row jsonb;
 	moved jsonb := '{}';
 	primary_id bigint;

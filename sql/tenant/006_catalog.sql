@@ -380,7 +380,7 @@ LANGUAGE sql STABLE AS $$
 					OR jsonb_typeof(s->'probability') IS DISTINCT FROM 'number'
 					OR (s->>'probability')::numeric NOT IN (SELECT generate_series(0, 100))
 					OR coalesce(s->>'kind', '') NOT IN ('open', 'won', 'lost')
-					OR (s ? 'id' AND (jsonb_typeof(s->'id') <> 'number' OR s->>'id' !~ '^[0-9]{1,18}$')))
+					OR (s ? 'id' AND json_id(s->'id') IS NULL))
 				OR (SELECT count(DISTINCT s->>'id') <> count(s->'id')
 					FROM jsonb_array_elements(body->'stages') s)
 				OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements(body->'stages') s
@@ -591,16 +591,12 @@ $$;
 CREATE FUNCTION recycle_bin(only_object text, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-	c jsonb := CASE WHEN cur IS NOT NULL THEN cursor_decode(cur) END;
+	c jsonb := cursor_of_time(cur);
 	owners bigint[] := scope_owners();
 	parts text[] := '{}';
 	o objects;
 	page jsonb;
 BEGIN
-	IF cur IS NOT NULL AND (jsonb_typeof(c) IS DISTINCT FROM 'array' OR jsonb_array_length(c) <> 3
-		OR NOT casts_to(c->>0, 'timestamptz') OR jsonb_typeof(c->2) <> 'number') THEN
-		PERFORM crm_raise('CRM15', 'bad cursor', '{"cursor": "invalid_value"}');
-	END IF;
 	IF only_object IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects WHERE name = only_object) THEN
 		PERFORM crm_raise('CRM15', 'bad object', '{"object": "invalid_option"}');
 	END IF;
@@ -621,9 +617,7 @@ BEGIN
 		'(($2->>0)::timestamptz, $2->>1, ($2->>2)::bigint) '
 		'ORDER BY u.deleted_at DESC, u.object DESC, u.id DESC LIMIT $3) x', array_to_string(parts, ' UNION ALL '))
 	INTO page USING owners, c, lim + 1;
-	RETURN jsonb_build_object('data', page - lim, 'next_cursor',
-		CASE WHEN jsonb_array_length(page) > lim THEN cursor_encode(jsonb_build_array(
-			page->(lim - 1)->'deleted_at', page->(lim - 1)->'object', page->(lim - 1)->'id')) END);
+	RETURN page_answer(page, lim, '{deleted_at,object,id}');
 END
 $$;
 
@@ -637,11 +631,10 @@ DECLARE
 	o objects;
 	moved jsonb := '{}';
 BEGIN
-	IF jsonb_typeof(body->'to_member_id') IS DISTINCT FROM 'number'
-		OR body->>'to_member_id' !~ '^[0-9]{1,18}$' THEN
+	to_id := json_id(body->'to_member_id');
+	IF to_id IS NULL THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', '{"to_member_id": "required"}');
 	END IF;
-	to_id := (body->>'to_member_id')::bigint;
 	IF NOT EXISTS (SELECT 1 FROM members WHERE id = from_id) THEN
 		PERFORM crm_raise('CRM14', 'no such member');
 	ELSIF to_id = from_id OR NOT EXISTS (SELECT 1 FROM members WHERE id = to_id AND status = 'active') THEN
@@ -682,10 +675,10 @@ BEGIN
 		PERFORM crm_raise('CRM16', 'The lead is already converted.');
 	END IF;
 	IF body ? 'customer_id' THEN
-		IF jsonb_typeof(body->'customer_id') <> 'number' OR body->>'customer_id' !~ '^[0-9]{1,18}$' THEN
+		IF json_id(body->'customer_id') IS NULL THEN
 			PERFORM crm_raise('CRM10', 'validation_failed', '{"customer_id": "invalid_type"}');
 		END IF;
-		customer := record_get('customers', (body->>'customer_id')::bigint);
+		customer := record_get('customers', json_id(body->'customer_id'));
 	ELSE
 		PERFORM require_right('customers', 'create');
 		customer := record_create('customers', jsonb_strip_nulls(jsonb_build_object(
