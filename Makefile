@@ -2,7 +2,7 @@
 # (every suite, on its own stack). See README.md.
 
 CC       ?= cc
-PKGS     := fcgi libpq hiredis libjwt libcjson libsodium
+PKGS     := fcgi libpq hiredis libjwt libcjson libsodium libcurl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wvla -I. -Ibuild
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -5,6 +5,9 @@
  *          (--password P | --password-file F) [--locale zh-CN|en]
  *   crmctl tenants export --slug S       the tenant's data to CRM_EXPORT_DIR
  *   crmctl operators create --email E --name N (--password P | --password-file F)
+ *   crmctl jobs list [--status queued|running|done|dead] [--kind K]
+ *   crmctl jobs retry --id N | --status dead      queue again, attempts reset
+ *   crmctl jobs drop --id N | --status dead       delete
  * Exit status 0 on success; errors go to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 
 struct opts {
 	const char *slug, *company, *name, *email, *password, *locale;
+	const char *id, *status, *kind;	/* jobs */
 	int jobs;
 };
 
@@ -34,6 +38,19 @@ static struct db_stmt stmt_operator_upsert = DB_STMT(
     "INSERT INTO public.operators (email, name, password_hash) VALUES ($1, $2, $3) "
     "ON CONFLICT (email) DO UPDATE SET name = $2, password_hash = $3 RETURNING id", 3);
 
+/* The jobs a command acts on: one id, or every job of a status. */
+#define JOBS_WHERE "WHERE ($1::bigint IS NULL OR id = $1::bigint) " \
+    "AND ($2::text IS NULL OR status = $2) AND ($1 IS NOT NULL OR $2 IS NOT NULL)"
+static struct db_stmt stmt_jobs_list = DB_STMT(
+    "SELECT id, tenant_id, kind, ref_id, status, attempts, run_at, coalesce(last_error, '') "
+    "FROM public.jobs WHERE ($1::text IS NULL OR status = $1) "
+    "AND ($2::text IS NULL OR kind = $2) ORDER BY id DESC LIMIT 1000", 2);
+static struct db_stmt stmt_jobs_retry = DB_STMT(
+    "UPDATE public.jobs SET status = 'queued', attempts = 0, run_at = now(), "
+    "locked_until = NULL, updated_at = now() " JOBS_WHERE " AND status IN ('dead', 'done')", 2);
+static struct db_stmt stmt_jobs_drop = DB_STMT(
+    "DELETE FROM public.jobs " JOBS_WHERE " AND status <> 'running'", 2);
+
 static int
 usage(void)
 {
@@ -41,7 +58,8 @@ usage(void)
 	    "  tenants create --slug S --company C --name N --email E "
 	    "(--password P | --password-file F) [--locale L] |\n"
 	    "  tenants export --slug S |\n"
-	    "  operators create --email E --name N (--password P | --password-file F)\n",
+	    "  operators create --email E --name N (--password P | --password-file F) |\n"
+	    "  jobs list [--status S] [--kind K] | jobs retry|drop (--id N | --status dead)\n",
 	    stderr);
 	return 2;
 }
@@ -77,6 +95,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		else if (strcmp(k, "--password-file") == 0) o->password = read_secret(v);
 		else if (strcmp(k, "--locale") == 0) o->locale = v;
 		else if (strcmp(k, "--jobs") == 0) o->jobs = atoi(v);
+		else if (strcmp(k, "--id") == 0) o->id = v;
+		else if (strcmp(k, "--status") == 0) o->status = v;
+		else if (strcmp(k, "--kind") == 0) o->kind = v;
 		else return -1;
 	}
 	return argc % 2 == 0 ? 0 : -1;
@@ -194,6 +215,32 @@ cmd_operators_create(struct req *r, struct opts *o)
 	return 0;
 }
 
+/* Lists jobs, tab-separated: id tenant kind ref status attempts run_at error. */
+static int
+cmd_jobs_list(struct req *r, struct opts *o)
+{
+	PGresult *res = DB_EXEC(r, &stmt_jobs_list, DB_COMMIT, o->status, o->kind);
+	if (res == NULL)
+		return failed(r, "jobs list");
+	for (int i = 0; i < PQntuples(res); i++)
+		for (int c = 0; c < PQnfields(res); c++)
+			printf("%s%c", PQgetvalue(res, i, c), c + 1 < PQnfields(res) ? '\t' : '\n');
+	return 0;
+}
+
+/* Retries or drops the jobs named by --id or --status; prints how many. */
+static int
+cmd_jobs_change(struct req *r, struct opts *o, struct db_stmt *st, const char *what)
+{
+	if (o->id == NULL && o->status == NULL)
+		return usage();
+	PGresult *res = DB_EXEC(r, st, DB_COMMIT, o->id, o->status);
+	if (res == NULL)
+		return failed(r, what);
+	printf("%s\n", PQcmdTuples(res));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,6 +268,12 @@ main(int argc, char **argv)
 		rc = cmd_tenants_export(&r, &o);
 	else if (strcmp(cmd, "operators") == 0 && strcmp(sub, "create") == 0)
 		rc = cmd_operators_create(&r, &o);
+	else if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "list") == 0)
+		rc = cmd_jobs_list(&r, &o);
+	else if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "retry") == 0)
+		rc = cmd_jobs_change(&r, &o, &stmt_jobs_retry, "jobs retry");
+	else if (strcmp(cmd, "jobs") == 0 && strcmp(sub, "drop") == 0)
+		rc = cmd_jobs_change(&r, &o, &stmt_jobs_drop, "jobs drop");
 	else
 		rc = usage();
 	db_disconnect();

@@ -15,11 +15,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # postgresql-contrib-15 (pg_trgm) is part of postgresql-15 on Debian 12.
-# curl: stack.sh checks nginx with it. chromium (driven by playwright-core) and
+# curl: stack.sh checks nginx with it; libcurl4-openssl-dev: crm-worker sends webhooks
+# and e-mail with libcurl. chromium (driven by playwright-core) and
 # fonts-noto-cjk (Chinese glyphs in screenshots): the web app's e2e tests.
 PACKAGES=(
     build-essential pkg-config curl
-    libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libsodium-dev libcmocka-dev
+    libfcgi-dev libpq-dev libhiredis-dev libjwt-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
     postgresql-15 redis-server nginx wrk
     chromium fonts-noto-cjk
 )

@@ -8,7 +8,9 @@
 # start  brings up, in order, each component whose pid file names no live process:
 #        secrets, PostgreSQL 15 (a private cluster run as the `postgres` user, unix
 #        socket only), Redis (unix socket only), `crmctl migrate` and `crmctl tenants
-#        migrate` (every start), crm-api, crm-worker, nginx on 127.0.0.1:<port>.
+#        migrate` (every start), crm-api, crm-worker, nginx on 127.0.0.1:<port>;
+#        in dev and test also an SMTP sink (scripts/smtp-sink.mjs on 127.0.0.1:<smtp
+#        port>, mail written to var/<profile>/mail/) that crm-worker sends e-mail to.
 # stop   stops what start started, by pid files only; succeeds when already stopped.
 # status one line per component; exit 0 when all run, 3 otherwise.
 #
@@ -16,6 +18,8 @@
 #   CRM_BIN_DIR           where crm-api, crm-worker and crmctl are (default build/bin;
 #                         a relative path is taken from the repo root)
 #   CRM_WORKERS           crm-api pre-forked workers (default 8)
+#   CRM_SMTP_URL, CRM_WEBHOOK_ALLOW_PRIVATE  set by dev and test (the sink, and 1 so
+#                         webhooks reach local receivers); bench passes yours through
 #   CRM_STACK_SKIP_APP=1  PostgreSQL, Redis and nginx only: no crmctl, crm-api or
 #                         crm-worker (to work on the stack itself, or for ops)
 #   CRM_*                 any other CRM_ variable (CRM_LOG_LEVEL, CRM_LOGIN_FAILS_PER_IP,
@@ -33,7 +37,7 @@ BIN_DIR="${CRM_BIN_DIR:-build/bin}"
 WORKERS="${CRM_WORKERS:-8}"
 SKIP_APP="${CRM_STACK_SKIP_APP:-0}"
 APPS=(crm-api crm-worker)
-COMPONENTS=(postgres redis crm-api crm-worker nginx)
+COMPONENTS=(postgres redis smtp-sink crm-api crm-worker nginx)
 
 usage() { die "usage: scripts/stack.sh start|stop|restart|status|env dev|test|bench"; }
 skip_app() { [[ "$SKIP_APP" == 1 ]]; }
@@ -119,6 +123,11 @@ app_env() {
     export CRM_SOCKET="$API_SOCK"
     export CRM_EXPORT_DIR="$VAR_DIR/exports"
     export CRM_WORKERS="$WORKERS"
+    # dev and test always use their own sink, whatever a shell that ran
+    # `env <other profile>` exported; bench passes the caller's values through
+    if sink_used; then
+        export CRM_SMTP_URL="$SMTP_URL" CRM_WEBHOOK_ALLOW_PRIVATE=1
+    fi
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -296,6 +305,67 @@ redis_stop() {
     stop_wait redis "$pid" 10
     rm -f "$pidfile" "$REDIS_SOCK"
     say "redis: stopped"
+}
+
+# ---------------------------------------------------------------- SMTP sink
+
+# The sink of dev and test (scripts/smtp-sink.mjs): crm-worker's e-mail lands in
+# var/<profile>/mail/ instead of leaving the machine. Webhooks there go to local
+# receivers, so the address guard is off. bench sends no e-mail and keeps it on.
+sink_init() {
+    case "$PROFILE" in
+        dev)   SMTP_PORT=2525 ;;
+        test)  SMTP_PORT=12525 ;;
+        *)     SMTP_PORT="" ;;
+    esac
+    MAIL_DIR="$VAR_DIR/mail"
+    if [[ -n "$SMTP_PORT" ]]; then
+        SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+        ALLOW_PRIVATE=1
+    else
+        SMTP_URL=""
+        ALLOW_PRIVATE=0
+    fi
+}
+
+sink_used() { [[ -n "$SMTP_PORT" ]]; }
+
+sink_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; }
+
+sink_start() {
+    local pidfile="$RUN_DIR/smtp-sink.pid" log="$LOG_DIR/smtp-sink.log" pid rc=0
+    sink_used || return 0
+    if pid="$(pidfile_alive "$pidfile")"; then
+        say "smtp-sink: running (pid $pid)"
+        return 0
+    fi
+    command -v node >/dev/null || die "smtp-sink: node is not installed (scripts/setup.sh installs it)"
+    rm -f "$pidfile"
+    mkdir -p "$MAIL_DIR"
+    chmod 750 "$MAIL_DIR"
+    printf '== %s stack.sh: starting smtp-sink\n' "$(date -Is)" >>"$log"
+    # shellcheck disable=SC2016  # $$, $0 and $@ are the child shell's
+    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" node "$CRM_ROOT/scripts/smtp-sink.mjs" \
+        --port "$SMTP_PORT" --dir "$MAIL_DIR" </dev/null >>"$log" 2>&1 &
+    wait_until 10 test -s "$pidfile" || die "smtp-sink did not start (log: $log)"
+    pid="$(pid_read "$pidfile")"
+    wait_ready "$pid" 10 sink_listening || rc=$?
+    case $rc in
+        0) say "smtp-sink: started (pid $pid), $SMTP_URL, mail in $MAIL_DIR" ;;
+        2) tail -n 10 "$log" >&2; die "smtp-sink exited during start-up (log: $log)" ;;
+        *) tail -n 10 "$log" >&2; die "smtp-sink does not listen on 127.0.0.1:$SMTP_PORT (log: $log)" ;;
+    esac
+}
+
+sink_stop() {
+    local pidfile="$RUN_DIR/smtp-sink.pid" pid
+    sink_used || return 0
+    if pid="$(pidfile_alive "$pidfile")"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        stop_wait smtp-sink "$pid" 10
+    fi
+    rm -f "$pidfile"
+    say "smtp-sink: stopped"
 }
 
 # ---------------------------------------------------------------- crmctl, crm-api, crm-worker
@@ -485,6 +555,7 @@ cmd_start() {
     ensure_secrets
     pg_start
     redis_start
+    sink_start
     if skip_app; then
         say "crm-api, crm-worker, migrations: skipped (CRM_STACK_SKIP_APP=1)"
     else
@@ -502,6 +573,7 @@ cmd_stop() {
     nginx_stop
     app_stop crm-api
     app_stop crm-worker
+    sink_stop
     redis_stop
     pg_stop
 }
@@ -518,6 +590,8 @@ cmd_status() {
     for name in "${COMPONENTS[@]}"; do
         if skip_app && [[ " ${APPS[*]} " == *" $name "* ]]; then
             printf '%-11s skipped (CRM_STACK_SKIP_APP=1)\n' "$name"
+        elif [[ "$name" == smtp-sink ]] && ! sink_used; then
+            printf '%-11s not used in %s\n' "$name" "$PROFILE"
         elif pid="$(pidfile_alive "$(component_pidfile "$name")")"; then
             printf '%-11s running (pid %s)\n' "$name" "$pid"
         else
@@ -542,7 +616,9 @@ cmd_env() {
         "CRM_BASE_URL=$BASE_URL" \
         "CRM_VAR=$VAR_DIR" \
         "CRM_PG_HOST=$RUN_DIR" \
-        "CRM_PG_PORT=$PG_PORT"; do
+        "CRM_PG_PORT=$PG_PORT" \
+        "CRM_SMTP_URL=$SMTP_URL" \
+        "CRM_WEBHOOK_ALLOW_PRIVATE=$ALLOW_PRIVATE"; do
         printf "export %s='%s'\n" "${kv%%=*}" "${kv#*=}"
     done
 }
@@ -550,6 +626,7 @@ cmd_env() {
 main() {
     [[ $# -eq 2 ]] || usage
     profile_init "$2"
+    sink_init
     check_paths
     case "$1" in
         start)   cmd_start ;;

@@ -34,6 +34,8 @@ static struct db_stmt stmt_seed_pipelines = DB_STMT(
     "SELECT ins.id, s.value->>'name', s.ord - 1, (s.value->>'probability')::int, "
     "s.value->>'kind' FROM ins JOIN p ON p.pos = ins.position, "
     "jsonb_array_elements(p.pj->'stages') WITH ORDINALITY AS s(value, ord)", 1);
+/* after the pipelines: a rule may name a stage */
+static struct db_stmt stmt_seed_rules = DB_STMT("SELECT rules_seed($1::jsonb)", 1);
 static struct db_stmt stmt_owner_insert = DB_STMT(
     "INSERT INTO members (user_id, email, name, role, status, locale) "
     "VALUES ($1, $2, $3, 'owner', 'active', $4)", 4);
@@ -71,6 +73,7 @@ tenants_provision(struct req *r, const char *slug, const char *company,
 		return -1;
 	if (DB_EXEC(r, &stmt_seed_roles, 0, default_template_json) == NULL ||
 	    DB_EXEC(r, &stmt_seed_pipelines, 0, default_template_json) == NULL ||
+	    DB_EXEC(r, &stmt_seed_rules, 0, default_template_json) == NULL ||
 	    DB_EXEC(r, &stmt_owner_insert, 0, req_i64(r, owner->user_id),
 	    owner->email, owner->name, owner->locale) == NULL)
 		return -1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -36,6 +37,26 @@ env_int(const char *name, int fallback, int min, int max)
 		return fallback;
 	}
 	return (int)n;
+}
+
+/* 1/0, true/false, yes/no, on/off; anything else keeps the fallback. */
+static bool
+env_bool(const char *name, bool fallback)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on", NULL};
+	static const char *const no[] = {"0", "false", "no", "off", NULL};
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		return fallback;
+	for (int i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return true;
+	for (int i = 0; no[i] != NULL; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return false;
+	log_warn("%s=%s is not a boolean (1/0, true/false); using %d", name, v, fallback);
+	return fallback;
 }
 
 static int
@@ -73,6 +94,9 @@ config_load(int need_jwt_key)
 	config.login_fails_per_email = env_int("CRM_LOGIN_FAILS_PER_EMAIL", 5, 1, 1000000);
 	config.login_fails_per_ip = env_int("CRM_LOGIN_FAILS_PER_IP", 50, 1, 1000000);
 	config.signups_per_ip = env_int("CRM_SIGNUPS_PER_IP", 20, 1, 1000000);
+	config.smtp_url = env_str("CRM_SMTP_URL", "");
+	config.smtp_from = env_str("CRM_SMTP_FROM", "noreply@crm.local");
+	config.webhook_allow_private = env_bool("CRM_WEBHOOK_ALLOW_PRIVATE", false);
 	log_set_level(config.log_level);
 
 	const char *key_file = getenv("CRM_JWT_KEY_FILE");

@@ -5,6 +5,7 @@
 #ifndef CRM_CONFIG_H
 #define CRM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config {
@@ -19,6 +20,10 @@ struct config {
 	int login_fails_per_email;
 	int login_fails_per_ip;
 	int signups_per_ip;
+	/* crm-worker's deliveries (app/modules/automation/deliver.c) */
+	const char *smtp_url;	/* "" when e-mail is not configured */
+	const char *smtp_from;	/* envelope and From address of e-mail */
+	bool webhook_allow_private;	/* webhooks may reach private addresses */
 	unsigned char jwt_key[256];
 	size_t jwt_key_len;	/* 0 when no key file was configured */
 };

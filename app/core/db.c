@@ -79,14 +79,39 @@ db_disconnect(void)
 	conn = NULL;
 }
 
-/* An idle connection receives nothing (we never LISTEN): readable means the
- * server is terminating it or has closed it. */
+static bool listening;	/* this connection is LISTENing (crm-worker) */
+
+/* Reads what arrived on an idle connection and drops its notifications;
+ * true when one was there. */
+static bool
+drain_notifications(void)
+{
+	bool any = false;
+	PGnotify *n;
+
+	PQconsumeInput(conn);
+	while ((n = PQnotifies(conn)) != NULL) {
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+/* An idle connection receives nothing but notifications (when LISTENing):
+ * otherwise readable means the server is terminating it or has closed it. */
 static bool
 connection_lost(void)
 {
 	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
 
-	return PQstatus(conn) != CONNECTION_OK || poll(&p, 1, 0) != 0;
+	if (PQstatus(conn) != CONNECTION_OK)
+		return true;
+	if (poll(&p, 1, 0) == 0)
+		return false;
+	if (!listening)
+		return true;
+	drain_notifications();
+	return PQstatus(conn) != CONNECTION_OK;
 }
 
 static int
@@ -104,6 +129,7 @@ connect_now(struct err *e)
 		return err_set(e, ERR_DB_UNAVAILABLE, NULL);
 	}
 	conn_generation++;
+	listening = false;
 	return 0;
 }
 
@@ -501,4 +527,26 @@ db_ping(void)
 	int rc = r.err.code == ERR_NONE ? 0 : -1;
 	arena_free(&a);
 	return rc;
+}
+
+int
+db_wait_notification(const char *listen_sql, int timeout_ms)
+{
+	struct err e = {0};
+
+	if (ensure_connection(&e) != 0)
+		return -1;
+	if (!listening) {
+		PGresult *res = PQexec(conn, listen_sql);
+		listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!listening)
+			return -1;
+	}
+	if (drain_notifications())
+		return 1;
+	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return 0;
+	return drain_notifications() ? 1 : 0;
 }

@@ -87,6 +87,12 @@ bool db_violated(struct req *r, const char *constraint);
 /* 0 when the database answers a trivial query now. */
 int db_ping(void);
 
+/* Waits up to timeout_ms for a notification on the channel that listen_sql
+ * ("LISTEN name") subscribes to, issuing it first on a new connection.
+ * Returns 1 when one arrived, 0 on timeout, -1 when the database is out of
+ * reach. crm-worker sleeps in it between jobs. */
+int db_wait_notification(const char *listen_sql, int timeout_ms);
+
 /* Closes the connection (before fork, at exit). */
 void db_disconnect(void);
 

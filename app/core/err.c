@@ -35,6 +35,7 @@ static const struct {
 	[ERR_DB_UNAVAILABLE] = {"db_unavailable", 503, LOG_ERROR, "The database is unavailable."},
 	[ERR_REDIS_UNAVAILABLE] = {"redis_unavailable", 503, LOG_ERROR, "The session store is unavailable."},
 	[ERR_TENANT_MIGRATING] = {"tenant_migrating", 503, LOG_WARN, "This workspace is being upgraded; try again shortly."},
+	[ERR_DELIVERY_FAILED] = {"delivery_failed", 503, LOG_WARN, "The webhook or e-mail could not be delivered."},
 };
 
 const char *

@@ -32,6 +32,7 @@ enum err_code {
 	ERR_DB_UNAVAILABLE,
 	ERR_REDIS_UNAVAILABLE,
 	ERR_TENANT_MIGRATING,
+	ERR_DELIVERY_FAILED,	/* crm-worker: a webhook or e-mail attempt failed */
 	ERR__COUNT
 };
 

@@ -202,7 +202,9 @@ reexec(int listen_fd, char **argv)
 	snprintf(fd, sizeof(fd), "%d", listen_fd);
 	setenv("CRM_LISTEN_FD", fd, 1);
 	log_info("SIGHUP: re-executing %s", argv[0]);
-	execv("/proc/self/exe", argv);
+	/* by its path, so that a binary rebuilt in place (a new file) takes
+	 * over; /proc/self/exe would name the old, unlinked one */
+	execv(strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe", argv);
 	log_error("re-exec failed: %s", strerror(errno));
 }
 

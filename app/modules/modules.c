@@ -3,7 +3,7 @@
 
 extern const struct module system_module, auth_module, members_module,
     platform_module, catalog_module, records_module,
-    imports_module;
+    imports_module, automation_module;
 
 const struct module *const modules[] = {
 	&system_module,
@@ -11,6 +11,7 @@ const struct module *const modules[] = {
 	&members_module,
 	&platform_module,
 	&catalog_module,	/* before records: /customers/duplicates vs /customers/{id} */
+	&automation_module,	/* before records: /customers/pool */
 	&records_module,
 	&imports_module,
 	NULL,

@@ -1,0 +1,335 @@
+// Automation: the starter rules of a new workspace, rules through the API
+// (validation, isolation, rights), what the worker does with them (lead
+// assignment round robin with the owner notified, conditions on custom
+// fields, chains that end, the execution log), task due reminders, the
+// no-activity sweep, the public pool (claim, release, limits) and in-app
+// notifications. The stack's crm-worker does the work: tests poll for it.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import {
+  addCustomField, addMember, api, assertError, createRecord, expectStatus, signup, sql, unique,
+} from './lib.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn until it answers something truthy (or fails after ms).
+async function eventually(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const get = async (token, p) => expectStatus(await api('GET', p, { token }), 200);
+const notificationsOf = async (token) => get(token, '/api/v1/notifications?limit=200');
+
+// Runs SQL in a tenant's context, as the worker does.
+const inTenant = (tid, text) => sql(`BEGIN; SET LOCAL ROLE crm_t_${Number(tid)}; SET LOCAL search_path = t_${Number(tid)};
+  ${text}; COMMIT;`);
+
+let owner;
+let tid;
+let salesA;
+let salesB;
+
+before(async () => {
+  owner = await signup();
+  tid = owner.tenant.id;
+  salesA = await addMember(owner.access_token, { role: 'sales', name: '销售甲' });
+  salesB = await addMember(owner.access_token, { role: 'sales', name: '销售乙' });
+});
+
+test('a new workspace has the starter rules, editable', async () => {
+  const rules = (await get(owner.access_token, '/api/v1/rules')).data;
+  const keys = rules.map((r) => r.key).sort();
+  for (const k of ['lead_assignment', 'lead_qualified', 'follow_up_3_days', 'follow_up_7_days', 'stage_quote_task',
+    'big_deal_won', 'contact_birthday', 'signing_anniversary', 'lead_score_contact', 'lead_score_activity']) {
+    assert.ok(keys.includes(k), `starter rule ${k}`);
+  }
+  const quote = rules.find((r) => r.key === 'stage_quote_task');
+  assert.equal(typeof quote.trigger.to, 'number', 'the stage name became the stage id');
+  const off = expectStatus(await api('PATCH', `/api/v1/rules/${quote.id}`, {
+    token: owner.access_token, body: { enabled: false, version: quote.version } }), 200);
+  assert.equal(off.enabled, false);
+  assert.equal(off.version, quote.version + 1);
+  const on = await api('PATCH', `/api/v1/rules/${quote.id}`, {
+    token: owner.access_token, body: { enabled: true, version: quote.version } });
+  assertError(on, 412, 'version_conflict');
+  expectStatus(await api('PATCH', `/api/v1/rules/${quote.id}`, {
+    token: owner.access_token, body: { enabled: true } }), 200);
+});
+
+test('a lead without owner goes round robin to the sales members, who are notified', async () => {
+  const a = await createRecord(owner.access_token, 'leads', { name: `线索 ${unique()}`, owner_id: null });
+  const b = await createRecord(owner.access_token, 'leads', { name: `线索 ${unique()}`, owner_id: null });
+  const ownerOf = async (id) => (await get(owner.access_token, `/api/v1/leads/${id}`)).owner_id;
+  const oa = await eventually('lead a assigned', () => ownerOf(a.id));
+  const ob = await eventually('lead b assigned', () => ownerOf(b.id));
+  const sales = [salesA.member.id, salesB.member.id].sort();
+  assert.deepEqual([oa, ob].sort(), sales, 'one lead each, in turn');
+  const mine = oa === salesA.member.id ? salesA : salesB;
+  const n = await eventually('the assignee is notified', async () => {
+    const list = await notificationsOf(mine.access_token);
+    return list.data.find((x) => x.kind === 'assigned' && x.record_id === a.id);
+  });
+  assert.equal(n.object, 'leads');
+  assert.equal(n.read_at, null);
+  // the other member does not see it
+  const other = mine === salesA ? salesB : salesA;
+  assert.ok(!(await notificationsOf(other.access_token)).data.some((x) => x.record_id === a.id));
+  // a lead with an owner stays with them
+  const kept = await createRecord(owner.access_token, 'leads', { name: `线索 ${unique()}` });
+  await sleep(1500);
+  assert.equal(await ownerOf(kept.id), kept.owner_id);
+});
+
+test('a rule with a custom-field condition acts, logs its run, and a chain ends', async () => {
+  await addCustomField(tid, 'customers', { key: 'budget', type: 'number' });
+  const rule = expectStatus(await api('POST', '/api/v1/rules', { token: owner.access_token, body: {
+    name: '大预算客户打标签',
+    object: 'customers',
+    trigger: { type: 'created' },
+    conditions: { all: [{ field: 'custom.budget', op: 'gt', value: 500000 }] },
+    actions: [{ type: 'add_tag', tag: '大客户' }, { type: 'set_field', field: 'level', value: 'A' },
+      { type: 'notify', to: 'owner', title: '大客户 {{name}}' }],
+  } }), 201);
+  // updated → adds a tag → updated again…: fires once per record and cause
+  const loop = expectStatus(await api('POST', '/api/v1/rules', { token: owner.access_token, body: {
+    name: '更新即打标签', object: 'customers', trigger: { type: 'updated' },
+    actions: [{ type: 'add_tag', tag: '已更新' }, { type: 'set_field', field: 'industry', value: `行业 ${unique()}` }],
+  } }), 201);
+  const big = await createRecord(owner.access_token, 'customers', { name: `预算客户 ${unique()}`, custom: { budget: 900000 } });
+  const small = await createRecord(owner.access_token, 'customers', { name: `小客户 ${unique()}`, custom: { budget: 100 } });
+  const done = await eventually('the big customer tagged', async () => {
+    const c = await get(owner.access_token, `/api/v1/customers/${big.id}`);
+    return c.tags.includes('大客户') && c.level === 'A' && c.tags.includes('已更新') ? c : null;
+  });
+  assert.equal(done.level, 'A');
+  await sleep(1500);
+  const s = await get(owner.access_token, `/api/v1/customers/${small.id}`);
+  assert.deepEqual(s.tags, [], 'the condition kept the rule off the small one');
+  const runs = (await get(owner.access_token, `/api/v1/rules/${rule.id}/runs`)).data;
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0].record_id, big.id);
+  assert.equal(runs[0].status, 'done');
+  assert.deepEqual(runs[0].results.map((x) => x.type), ['add_tag', 'set_field', 'notify']);
+  const loopRuns = (await get(owner.access_token, `/api/v1/rules/${loop.id}/runs`)).data;
+  assert.equal(loopRuns.filter((r) => r.record_id === big.id).length, 1, 'the looping rule fired once for the chain');
+  const n = (await notificationsOf(owner.access_token)).data.find((x) => x.rule_id === rule.id);
+  assert.equal(n.title, `大客户 ${big.name}`);
+  expectStatus(await api('DELETE', `/api/v1/rules/${loop.id}`, { token: owner.access_token }), 204);
+  assertError(await api('GET', `/api/v1/rules/${loop.id}`, { token: owner.access_token }), 404, 'not_found');
+});
+
+test('bad rules are 422 naming the part, and change nothing', async () => {
+  const before = (await get(owner.access_token, '/api/v1/rules')).data.length;
+  const bad = [
+    [{ name: '', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'add_tag', tag: 'x' }] }, { name: 'required' }],
+    [{ name: 'x', object: 'planets', trigger: { type: 'created' }, actions: [] }, { object: 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'sometimes' }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.type': 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'field_changed', field: 'nope' }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.field': 'unknown_field' }],
+    [{ name: 'x', object: 'leads', trigger: { type: 'no_activity', days: 3 }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.type': 'not_supported_for_object' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, conditions: { all: [{ field: 'zzz', op: 'eq', value: 1 }] }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'conditions.all[0].field': 'unknown_field' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, conditions: { any: [{ field: 'name', op: 'like', value: 1 }] }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'conditions.any[0].op': 'invalid_operator' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'explode' }] }, { 'actions[0].type': 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'assign', strategy: 'member', member: 999999 }] }, { 'actions[0]': 'invalid_assignment' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'notify', to: 'nobody', title: 't' }] }, { 'actions[0].to': 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'set_field', field: 'id', value: 1 }] }, { 'actions[0].field': 'unknown_field' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'webhook', webhook: 424242 }] }, { 'actions[0].webhook': 'invalid_value' }],
+    [{ name: 'x', object: 'tasks', trigger: { type: 'date_offset', field: 'subject', hours: 1 }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.field': 'not_a_date' }],
+  ];
+  for (const [body, fields] of bad) {
+    assertError(await api('POST', '/api/v1/rules', { token: owner.access_token, body }), 422, 'validation_failed', fields);
+  }
+  assertError(await api('POST', '/api/v1/rules', { token: owner.access_token, raw: '{"name":' }), 400, 'invalid_json');
+  assertError(await api('GET', '/api/v1/rules/abc', { token: owner.access_token }), 404, 'not_found');
+  assertError(await api('GET', '/api/v1/rules/1/runs?cursor=zzz', { token: owner.access_token }), 400, 'bad_request',
+    { cursor: 'invalid_value' });
+  assert.equal((await get(owner.access_token, '/api/v1/rules')).data.length, before);
+});
+
+test('rules belong to their workspace and to those who manage settings', async () => {
+  // ids are per workspace: take one the other workspace does not have
+  const mine = (await get(owner.access_token, '/api/v1/rules')).data.sort((a, b) => b.id - a.id)[0];
+  const other = await signup();
+  for (const [m, p, body] of [['GET', `/api/v1/rules/${mine.id}`], ['PATCH', `/api/v1/rules/${mine.id}`, { enabled: false }],
+    ['DELETE', `/api/v1/rules/${mine.id}`], ['GET', `/api/v1/rules/${mine.id}/runs`]]) {
+    assertError(await api(m, p, { token: other.access_token, body }), 404, 'not_found');
+  }
+  assert.ok(!(await get(other.access_token, '/api/v1/rules')).data.some((r) => r.id === mine.id && r.name === mine.name
+    && r.created_at === mine.created_at));
+  assertError(await api('GET', '/api/v1/rules', { token: salesA.access_token }), 403, 'forbidden');
+  assertError(await api('POST', '/api/v1/rules', { token: salesA.access_token, body: {} }), 403, 'forbidden');
+  expectStatus(await api('GET', `/api/v1/rules/${mine.id}`, { token: owner.access_token }), 200);
+});
+
+test('a task due soon reminds its assignee once', async () => {
+  // reminders come tasks.reminder_minutes (15) before the due time
+  const due = new Date(Date.now() + 15 * 60 * 1000 + 1500).toISOString();
+  const t = await createRecord(salesA.access_token, 'tasks', { subject: `回访 ${unique()}`, due_at: due });
+  const n = await eventually('the due reminder', async () => (await notificationsOf(salesA.access_token)).data
+    .find((x) => x.kind === 'task_due' && x.record_id === t.id), 20000);
+  assert.match(n.title, /回访/);
+  // moving the due date makes the old timer do nothing and sets a new one
+  const soon = new Date(Date.now() + 15 * 60 * 1000 + 3000).toISOString();
+  const later = await createRecord(salesA.access_token, 'tasks', { subject: `改期 ${unique()}`, due_at: soon });
+  expectStatus(await api('PATCH', `/api/v1/tasks/${later.id}`, { token: salesA.access_token,
+    body: { due_at: new Date(Date.now() + 86400000).toISOString(), version: later.version } }), 200);
+  await sleep(4000);
+  assert.ok(!(await notificationsOf(salesA.access_token)).data.some((x) => x.record_id === later.id));
+});
+
+test('a customer quiet for 3 days reminds its owner; for 7 its manager', async () => {
+  const c = await createRecord(salesA.access_token, 'customers', { name: `沉默客户 ${unique()}`, force: true });
+  expectStatus(await api('PATCH', `/api/v1/members/${salesA.member.id}`, { token: owner.access_token,
+    body: { manager_id: (await get(owner.access_token, '/api/v1/me')).member?.id ?? (await get(owner.access_token, '/api/v1/members')).data.find((m) => m.role === 'owner').id } }), 200);
+  await inTenant(tid, `UPDATE customers SET created_at = now() - interval '8 days' WHERE id = ${c.id};
+    UPDATE settings SET value = to_jsonb(now() - interval '6 days') WHERE key = 'automation.swept_at';
+    SELECT automation_sweep()`);
+  const mine = (await notificationsOf(salesA.access_token)).data.filter((x) => x.record_id === c.id);
+  assert.equal(mine.length, 1, 'the owner is reminded');
+  assert.match(mine[0].title, /3 天/);
+  const boss = (await notificationsOf(owner.access_token)).data.filter((x) => x.record_id === c.id);
+  assert.equal(boss.length, 1, 'the manager is reminded');
+  assert.match(boss[0].title, /7 天/);
+  // a second sweep over the same spell adds nothing
+  await inTenant(tid, `UPDATE settings SET value = to_jsonb(now() - interval '6 days') WHERE key = 'automation.swept_at';
+    SELECT automation_sweep()`);
+  assert.equal((await notificationsOf(salesA.access_token)).data.filter((x) => x.record_id === c.id).length, 1);
+});
+
+test('the public pool: customers return, members claim within their limit, all audited', async () => {
+  const c = await createRecord(salesA.access_token, 'customers', { name: `公海客户 ${unique()}`, force: true });
+  const released = expectStatus(await api('POST', `/api/v1/customers/${c.id}/release`, { token: salesA.access_token }), 200);
+  assert.equal(released.in_pool, true);
+  assert.equal(released.owner_id, null);
+  assertError(await api('POST', `/api/v1/customers/${c.id}/release`, { token: owner.access_token }), 409, 'conflict');
+  const pool = await get(salesB.access_token, '/api/v1/customers/pool?limit=200');
+  assert.ok(pool.data.some((x) => x.id === c.id), 'everyone sees the pool');
+  const claimed = expectStatus(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesB.access_token }), 200);
+  assert.equal(claimed.owner_id, salesB.member.id);
+  assert.equal(claimed.in_pool, false);
+  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesA.access_token }), 409, 'conflict');
+  const history = (await get(owner.access_token, `/api/v1/customers/${c.id}/history`)).data;
+  assert.ok(history.some((h) => h.action === 'released' && h.field === 'owner_id'));
+  assert.ok(history.some((h) => h.action === 'claimed' && h.field === 'owner_id'));
+  // the limit: sales may hold 0 now
+  await inTenant(tid, `UPDATE settings SET value = '{"sales": 0}' WHERE key = 'public_pool.claim_limits'`);
+  expectStatus(await api('POST', `/api/v1/customers/${c.id}/release`, { token: salesB.access_token }), 200);
+  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesA.access_token }), 422,
+    'validation_failed', { owner_id: 'claim_limit_reached' });
+  // return by the sweep: quiet longer than the workspace's days
+  const quiet = await createRecord(salesA.access_token, 'customers', { name: `久未跟进 ${unique()}`, force: true });
+  await inTenant(tid, `UPDATE customers SET created_at = now() - interval '40 days' WHERE id = ${quiet.id}; SELECT automation_sweep()`);
+  const back = await get(owner.access_token, `/api/v1/customers/${quiet.id}`);
+  assert.equal(back.in_pool, true);
+  assert.equal(back.owner_id, null);
+  // another workspace sees none of it
+  const other = await signup();
+  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: other.access_token }), 404, 'not_found');
+  assert.ok(!(await get(other.access_token, '/api/v1/customers/pool')).data.some((x) => x.name === c.name));
+});
+
+test('notifications: unread count, read one, read all, only one\'s own', async () => {
+  const list = await notificationsOf(salesA.access_token);
+  assert.ok(list.data.length > 0);
+  const count = (await get(salesA.access_token, '/api/v1/notifications/unread_count')).unread;
+  assert.equal(count, list.unread);
+  const first = list.data.find((x) => x.read_at === null);
+  const after = expectStatus(await api('POST', `/api/v1/notifications/${first.id}/read`, { token: salesA.access_token }), 200);
+  assert.equal(after.unread, count - 1);
+  assertError(await api('POST', `/api/v1/notifications/${first.id}/read`, { token: salesB.access_token }), 404, 'not_found');
+  assertError(await api('POST', '/api/v1/notifications/999999999/read', { token: salesA.access_token }), 404, 'not_found');
+  assertError(await api('GET', '/api/v1/notifications?unread=maybe', { token: salesA.access_token }), 400, 'bad_request',
+    { unread: 'invalid_value' });
+  const unread = await get(salesA.access_token, '/api/v1/notifications?unread=true');
+  assert.ok(unread.data.every((x) => x.read_at === null));
+  expectStatus(await api('POST', '/api/v1/notifications/read_all', { token: salesA.access_token }), 200);
+  assert.equal((await get(salesA.access_token, '/api/v1/notifications/unread_count')).unread, 0);
+  // paging by cursor gives every one once
+  const seen = new Set();
+  let cursor = '';
+  do {
+    const page = await get(salesA.access_token, `/api/v1/notifications?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+    for (const x of page.data) { assert.ok(!seen.has(x.id)); seen.add(x.id); }
+    cursor = page.next_cursor;
+  } while (cursor);
+  assert.equal(seen.size, list.data.length >= 200 ? seen.size : (await notificationsOf(salesA.access_token)).data.length);
+});
+
+test('nurture sequences: enroll by hand or by rule, e-mail by day, stop on reply, conversion and unsubscribe', async () => {
+  const t = owner.access_token;
+  const seq = expectStatus(await api('POST', '/api/v1/sequences', { token: t, body: {
+    name: '新线索培育', steps: [{ day: 0, subject: '欢迎 {{name}}', body: '您好 {{name}}' },
+      { day: 3, subject: '第三天', body: '案例分享' }],
+  } }), 201);
+  assert.equal(seq.enrolled, 0);
+  for (const [body, fields] of [
+    [{ name: 'x', steps: [] }, { steps: 'invalid_value' }],
+    [{ name: 'x', steps: [{ day: 3, subject: 'a', body: 'b' }, { day: 1, subject: 'a', body: 'b' }] }, { 'steps[1].day': 'invalid_value' }],
+    [{ name: '', steps: [{ day: 0, subject: '', body: 'b' }] }, { name: 'required', 'steps[0].subject': 'required' }],
+  ]) {
+    assertError(await api('POST', '/api/v1/sequences', { token: t, body }), 422, 'validation_failed', fields);
+  }
+  const lead = await createRecord(t, 'leads', { name: `培育线索 ${unique()}`, email: `lead-${unique()}@example.com` });
+  const noMail = await createRecord(t, 'leads', { name: `无邮箱 ${unique()}` });
+  assertError(await api('POST', `/api/v1/sequences/${seq.id}/enrollments`, { token: t,
+    body: { object: 'leads', record_id: noMail.id } }), 422, 'validation_failed', { record_id: 'no_email' });
+  const e = expectStatus(await api('POST', `/api/v1/sequences/${seq.id}/enrollments`, { token: t,
+    body: { object: 'leads', record_id: lead.id } }), 201);
+  assert.equal(e.status, 'active');
+  // the first step (day 0) is e-mailed at once, with a signed unsubscribe link
+  const [[subject, body]] = await eventually('the first e-mail', async () => {
+    const rows = await inTenant(tid, `SELECT subject, replace(body, E'\\n', ' ') FROM emails WHERE enrollment_id = ${e.id}`);
+    return rows.length ? rows : null;
+  });
+  assert.equal(subject, `欢迎 ${lead.name}`);
+  const link = body.match(/unsubscribe\?t=(\d+)&e=(\d+)&s=([0-9a-f]{64})/);
+  assert.ok(link, `an unsubscribe link in: ${body}`);
+  const enrolled = await get(t, `/api/v1/sequences/${seq.id}/enrollments`);
+  assert.equal(enrolled.data[0].step, 1, 'the next step is day 3');
+  // a wrong signature or tenant changes nothing
+  const wrong = link[3].replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  assertError(await api('POST', '/api/v1/unsubscribe', { body: { t: Number(link[1]), e: Number(link[2]), s: wrong } }), 404, 'not_found');
+  assertError(await api('POST', '/api/v1/unsubscribe', { body: { t: Number(link[1]) + 100000, e: Number(link[2]), s: link[3] } }), 404, 'not_found');
+  assertError(await api('POST', '/api/v1/unsubscribe', { body: { t: 'x', e: 1, s: 'y' } }), 404, 'not_found');
+  assert.equal((await get(t, `/api/v1/sequences/${seq.id}/enrollments`)).data[0].status, 'active');
+  const out = expectStatus(await api('POST', '/api/v1/unsubscribe', { body: { t: Number(link[1]), e: Number(link[2]), s: link[3] } }), 200);
+  assert.equal(out.unsubscribed, true);
+  const stopped = (await get(t, `/api/v1/sequences/${seq.id}/enrollments`)).data[0];
+  assert.deepEqual([stopped.status, stopped.stop_reason], ['stopped', 'unsubscribed']);
+
+  // a reply (an e-mail activity on the lead) stops it
+  const replier = await createRecord(t, 'leads', { name: `回复线索 ${unique()}`, email: `r-${unique()}@example.com` });
+  const e2 = expectStatus(await api('POST', `/api/v1/sequences/${seq.id}/enrollments`, { token: t,
+    body: { object: 'leads', record_id: replier.id } }), 201);
+  await createRecord(t, 'activities', { kind: 'email', subject: '客户回复', lead_id: replier.id });
+  await eventually('the reply stops the enrollment', async () => {
+    const x = (await get(t, `/api/v1/sequences/${seq.id}/enrollments`)).data.find((y) => y.id === e2.id);
+    return x.status === 'stopped' && x.stop_reason === 'replied';
+  });
+
+  // enrolled by a rule; conversion stops it
+  expectStatus(await api('POST', '/api/v1/rules', { token: t, body: {
+    name: '官网线索进入培育', object: 'leads', trigger: { type: 'created' },
+    conditions: { all: [{ field: 'source', op: 'eq', value: '官网' }] },
+    actions: [{ type: 'enroll', sequence: seq.id }] } }), 201);
+  assertError(await api('POST', '/api/v1/rules', { token: t, body: {
+    name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'enroll', sequence: seq.id }] } }),
+  422, 'validation_failed', { 'actions[0].type': 'not_supported_for_object' });
+  const web = await createRecord(t, 'leads', { name: `官网线索 ${unique()}`, source: '官网', email: `w-${unique()}@example.com` });
+  const e3 = await eventually('the rule enrolls the lead', async () => (await get(t, `/api/v1/sequences/${seq.id}/enrollments`))
+    .data.find((y) => y.record_id === web.id));
+  expectStatus(await api('POST', `/api/v1/leads/${web.id}/convert`, { token: t, body: {} }), 201);
+  await eventually('conversion stops the enrollment', async () => {
+    const x = (await get(t, `/api/v1/sequences/${seq.id}/enrollments`)).data.find((y) => y.id === e3.id);
+    return x.status === 'stopped' && x.stop_reason === 'converted';
+  });
+  // another workspace sees none of it
+  const other = await signup();
+  assertError(await api('GET', `/api/v1/sequences/${seq.id}`, { token: other.access_token }), 404, 'not_found');
+  assertError(await api('POST', `/api/v1/enrollments/${e3.id}/stop`, { token: other.access_token }), 404, 'not_found');
+});
