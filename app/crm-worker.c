@@ -97,7 +97,7 @@ static struct db_stmt stmt_import_batch = DB_STMT(
     "SELECT import_run($1, " IMPORT_BATCH ")->>'status'", 1);
 static struct db_stmt stmt_events = DB_STMT(
     "SELECT automation_events(" EVENTS_BATCH ")", 0);
-static struct db_stmt stmt_timers = DB_STMT("SELECT timers_fire($1::jsonb)::text", 1);
+static struct db_stmt stmt_timers = DB_STMT("SELECT timers_fire($1::jsonb, $2)::text", 2);
 static struct db_stmt stmt_sweep = DB_STMT("SELECT automation_sweep()::text", 0);
 static struct db_stmt stmt_backfill = DB_STMT("SELECT rule_backfill($1, $2, 1000)", 2);
 
@@ -285,7 +285,8 @@ fire_timers(struct req *r, struct job *jobs, int from, int to, struct buf *done)
 	buf_adds(&batch, "]");
 	db_begin(r, jobs[from].tenant);
 	/* [{"id": n, "error": "…"}] of the ones that failed */
-	const char *failed = DB_VALUE(r, &stmt_timers, DB_COMMIT, buf_cstr(&batch));
+	const char *failed = DB_VALUE(r, &stmt_timers, DB_COMMIT, buf_cstr(&batch),
+	    config.public_url);
 	/* the failed ones' errors, whole (a batch holds at most JOB_BATCH) */
 	const char *error = failed == NULL ? err_name(r->err.code) : failed;
 	db_rollback(r);

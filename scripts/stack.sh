@@ -123,6 +123,7 @@ app_env() {
     export CRM_SOCKET="$API_SOCK"
     export CRM_EXPORT_DIR="$VAR_DIR/exports"
     export CRM_WORKERS="$WORKERS"
+    export CRM_PUBLIC_URL="$BASE_URL"
     # dev and test always use their own sink, whatever a shell that ran
     # `env <other profile>` exported; bench passes the caller's values through
     if sink_used; then

@@ -96,6 +96,7 @@ config_load(int need_jwt_key)
 	config.signups_per_ip = env_int("CRM_SIGNUPS_PER_IP", 20, 1, 1000000);
 	config.smtp_url = env_str("CRM_SMTP_URL", "");
 	config.smtp_from = env_str("CRM_SMTP_FROM", "noreply@crm.local");
+	config.public_url = env_str("CRM_PUBLIC_URL", "");
 	config.webhook_allow_private = env_bool("CRM_WEBHOOK_ALLOW_PRIVATE", false);
 	log_set_level(config.log_level);
 

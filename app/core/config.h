@@ -23,6 +23,7 @@ struct config {
 	/* crm-worker's deliveries (app/modules/automation/deliver.c) */
 	const char *smtp_url;	/* "" when e-mail is not configured */
 	const char *smtp_from;	/* envelope and From address of e-mail */
+	const char *public_url;	/* where users open the app: links in e-mail */
 	bool webhook_allow_private;	/* webhooks may reach private addresses */
 	unsigned char jwt_key[256];
 	size_t jwt_key_len;	/* 0 when no key file was configured */

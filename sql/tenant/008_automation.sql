@@ -872,12 +872,14 @@ $$;
 
 -- Fires a batch of due timers [{id, ref_id, key, payload}], each on its own
 -- (one that fails does not stop the others); returns the ids that failed
--- with their errors: [{id, error}].
-CREATE FUNCTION timers_fire(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- with their errors: [{id, error}]. public_url starts the links that
+-- e-mails carry (CRM_PUBLIC_URL).
+CREATE FUNCTION timers_fire(batch jsonb, public_url text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	t jsonb;
 	failed jsonb := '[]';
 BEGIN
+	PERFORM set_config('crm.public_url', coalesce(public_url, ''), true);
 	FOR t IN SELECT * FROM jsonb_array_elements(batch) LOOP
 		BEGIN
 			PERFORM timer_fire((t->>'ref_id')::bigint, t->>'key', t->'payload');

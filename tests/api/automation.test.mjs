@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  addCustomField, addMember, api, assertError, createRecord, expectStatus, signup, sql, unique,
+  addCustomField, addMember, api, assertError, BASE_URL, createRecord, expectStatus, signup, sql, unique,
 } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -289,6 +289,7 @@ test('nurture sequences: enroll by hand or by rule, e-mail by day, stop on reply
   assert.equal(subject, `欢迎 ${lead.name}`);
   const link = body.match(/unsubscribe\?t=(\d+)&e=(\d+)&s=([0-9a-f]{64})/);
   assert.ok(link, `an unsubscribe link in: ${body}`);
+  assert.ok(body.includes(`${BASE_URL}/unsubscribe?t=`), 'the link starts with CRM_PUBLIC_URL');
   const enrolled = await get(t, `/api/v1/sequences/${seq.id}/enrollments`);
   assert.equal(enrolled.data[0].step, 1, 'the next step is day 3');
   // a wrong signature or tenant changes nothing
