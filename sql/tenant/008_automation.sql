@@ -1633,3 +1633,52 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Workspace settings ----------------------------------------------------------------
+
+-- The settings a workspace edits, with the check of each value.
+CREATE FUNCTION setting_valid(k text, v jsonb) RETURNS bool LANGUAGE sql STABLE AS $$
+	SELECT CASE k
+		WHEN 'currency' THEN jsonb_typeof(v) = 'string' AND v #>> '{}' ~ '^[A-Z]{3}$'
+		WHEN 'timezone' THEN jsonb_typeof(v) = 'string'
+			AND EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = v #>> '{}')
+		WHEN 'locale' THEN v #>> '{}' IN ('zh-CN', 'en')
+		WHEN 'public_pool.days_without_follow_up' THEN jsonb_typeof(v) = 'number'
+			AND v #>> '{}' ~ '^[0-9]{1,4}$' AND (v #>> '{}')::int <= 3650
+		WHEN 'tasks.reminder_minutes' THEN jsonb_typeof(v) = 'number'
+			AND v #>> '{}' ~ '^[0-9]{1,5}$' AND (v #>> '{}')::int <= 10080
+		WHEN 'public_pool.claim_limits' THEN jsonb_typeof(v) = 'object' AND NOT EXISTS (
+			SELECT 1 FROM jsonb_each(v) e WHERE NOT EXISTS (SELECT 1 FROM roles r WHERE r.key = e.key)
+				OR jsonb_typeof(e.value) <> 'number' OR e.value #>> '{}' !~ '^[0-9]{1,6}$')
+		ELSE false END
+$$;
+
+-- GET /api/v1/settings: what the workspace edits (not its secrets or the
+-- worker's bookkeeping).
+CREATE FUNCTION settings_get() RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT coalesce(jsonb_object_agg(key, value ORDER BY key), '{}') FROM settings
+	WHERE key IN ('currency', 'timezone', 'locale', 'public_pool.days_without_follow_up',
+		'public_pool.claim_limits', 'tasks.reminder_minutes')
+$$;
+
+-- PATCH /api/v1/settings {key: value…}: all or nothing; 422 names each bad
+-- key; each change is audited.
+CREATE FUNCTION settings_update(body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	bad jsonb := (SELECT coalesce(jsonb_object_agg(key, CASE WHEN settings_get() ? key
+		THEN 'invalid_value' ELSE 'unknown_field' END), '{}')
+		FROM jsonb_each(body) WHERE NOT setting_valid(key, value));
+	e record;
+BEGIN
+	IF bad <> '{}' THEN
+		RETURN crm_raise_fields(bad);
+	END IF;
+	FOR e IN SELECT b.key, b.value, s.value AS old FROM jsonb_each(body) b
+		JOIN settings s ON s.key = b.key WHERE s.value IS DISTINCT FROM b.value
+	LOOP
+		UPDATE settings SET value = e.value, updated_at = now(), updated_by = acting_user() WHERE key = e.key;
+		PERFORM catalog_log('settings', 0, 'update', e.key, e.old, e.value);
+	END LOOP;
+	RETURN settings_get();
+END
+$$;

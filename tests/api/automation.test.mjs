@@ -217,7 +217,8 @@ test('the public pool: customers return, members claim within their limit, all a
   assert.ok(history.some((h) => h.action === 'released' && h.field === 'owner_id'));
   assert.ok(history.some((h) => h.action === 'claimed' && h.field === 'owner_id'));
   // the limit: sales may hold 0 now
-  await inTenant(tid, `UPDATE settings SET value = '{"sales": 0}' WHERE key = 'public_pool.claim_limits'`);
+  expectStatus(await api('PATCH', '/api/v1/settings', { token: owner.access_token,
+    body: { 'public_pool.claim_limits': { sales: 0, manager: 500 } } }), 200);
   expectStatus(await api('POST', `/api/v1/customers/${c.id}/release`, { token: salesB.access_token }), 200);
   assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesA.access_token }), 422,
     'validation_failed', { owner_id: 'claim_limit_reached' });
@@ -333,4 +334,45 @@ test('nurture sequences: enroll by hand or by rule, e-mail by day, stop on reply
   const other = await signup();
   assertError(await api('GET', `/api/v1/sequences/${seq.id}`, { token: other.access_token }), 404, 'not_found');
   assertError(await api('POST', `/api/v1/enrollments/${e3.id}/stop`, { token: other.access_token }), 404, 'not_found');
+});
+
+test('workspace settings: read by members, changed by settings managers, checked, audited', async () => {
+  const s = await get(salesA.access_token, '/api/v1/settings');
+  assert.equal(s.currency, 'CNY');
+  assert.equal(s['public_pool.days_without_follow_up'], 30);
+  assert.ok(!('sequences.unsubscribe_secret' in s), 'secrets are not shown');
+  assertError(await api('PATCH', '/api/v1/settings', { token: salesA.access_token, body: { currency: 'USD' } }), 403, 'forbidden');
+  for (const [body, fields] of [
+    [{ 'public_pool.days_without_follow_up': -1 }, { 'public_pool.days_without_follow_up': 'invalid_value' }],
+    [{ 'tasks.reminder_minutes': 'soon' }, { 'tasks.reminder_minutes': 'invalid_value' }],
+    [{ 'public_pool.claim_limits': { pirates: 3 } }, { 'public_pool.claim_limits': 'invalid_value' }],
+    [{ timezone: 'Mars/Olympus' }, { timezone: 'invalid_value' }],
+    [{ 'sequences.unsubscribe_secret': 'x' }, { 'sequences.unsubscribe_secret': 'unknown_field' }],
+    [{ currency: 'usd', locale: 'en' }, { currency: 'invalid_value' }],
+  ]) {
+    assertError(await api('PATCH', '/api/v1/settings', { token: owner.access_token, body }), 422, 'validation_failed', fields);
+  }
+  assert.equal((await get(owner.access_token, '/api/v1/settings')).locale, 'zh-CN', 'a refused change changes nothing');
+  const after = expectStatus(await api('PATCH', '/api/v1/settings', { token: owner.access_token,
+    body: { 'public_pool.days_without_follow_up': 45, 'tasks.reminder_minutes': 30 } }), 200);
+  assert.equal(after['public_pool.days_without_follow_up'], 45);
+  assert.equal(after['tasks.reminder_minutes'], 30);
+  const audit = await inTenant(tid, `SELECT field, new_value FROM audit_log WHERE object = 'settings' ORDER BY id`);
+  assert.ok(audit.some(([f, v]) => f === 'public_pool.days_without_follow_up' && v === '45'));
+  const other = await signup();
+  assert.equal((await get(other.access_token, '/api/v1/settings'))['public_pool.days_without_follow_up'], 30);
+});
+
+test('a date rule saved later schedules the records it already has', async () => {
+  const t = await createRecord(salesB.access_token, 'tasks', { subject: `回访日 ${unique()}`,
+    due_at: new Date(Date.now() + 3000).toISOString() });
+  const rule = expectStatus(await api('POST', '/api/v1/rules', { token: owner.access_token, body: {
+    name: '到期时提醒', object: 'tasks', trigger: { type: 'date_offset', field: 'due_at', hours: 0 },
+    actions: [{ type: 'notify', to: 'owner', title: '到期：{{subject}}' }] } }), 201);
+  const n = await eventually('the date rule fires for the existing task', async () => (await notificationsOf(salesB.access_token))
+    .data.find((x) => x.rule_id === rule.id && x.record_id === t.id), 20000);
+  assert.equal(n.title, `到期：${t.subject}`);
+  assertError(await api('POST', '/api/v1/rules', { token: owner.access_token, body: {
+    name: 'x', object: 'tasks', trigger: { type: 'date_offset', field: 'due_at', hours: 1.5 },
+    actions: [{ type: 'add_tag', tag: 'x' }] } }), 422, 'validation_failed', { 'trigger.hours': 'invalid_value' });
 });

@@ -1,7 +1,8 @@
 /* Automation as the API shows it: rules and their execution log, in-app
  * notifications, the public pool (list, claim, release), webhooks with
- * their delivery log, and nurture sequences with their enrollments and the
- * unsubscribe link. Each route is one call to its SQL function
+ * their delivery log, nurture sequences with their enrollments and the
+ * unsubscribe link, and the workspace settings they read (pool days, claim
+ * limits, reminder minutes…). Each route is one call to its SQL function
  * (sql/tenant/008_automation.sql); crm-worker does the work itself
  * (app/crm-worker.c). Listed before `records`, so /customers/pool is not
  * taken for a customer id. */
@@ -50,6 +51,9 @@ static struct call enroll = CALL(SQL_JSON("sequence_enroll($1, $2::jsonb)"), 2,
 static struct call enrollments = CALL(SQL_JSON("sequence_enrollments($1, $2, $3)"), 3,
     "{id} limit cursor", 200);
 static struct call enrollment_stop = CALL(SQL_JSON("enrollment_stop($1)"), 1, "{id}", 200);
+
+static struct call settings_get = CALL(SQL_JSON("settings_get()"), 0, "", 200);
+static struct call settings_update = CALL(SQL_JSON("settings_update($1::jsonb)"), 1, "body", 200);
 
 static struct db_stmt stmt_unsubscribe = DB_STMT(SQL_JSON("sequence_unsubscribe($1, $2)"), 2);
 
@@ -114,6 +118,9 @@ static const struct route routes[] = {
 	GET("/api/v1/sequences/{id}/enrollments", "leads.read", enrollments),
 	WRITE("POST", "/api/v1/sequences/{id}/enrollments", "leads.update", enroll),
 	POST("/api/v1/enrollments/{id}/stop", "leads.update", enrollment_stop),
+
+	GET("/api/v1/settings", NULL, settings_get),
+	WRITE("PATCH", "/api/v1/settings", "settings.manage", settings_update),
 	{"POST", "/api/v1/unsubscribe", unsubscribe, AUTH_NONE, NULL, ROUTE_JSON_BODY, NULL},
 	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
