@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import {
-  addCustomField, addMember, api, assertError, BASE_URL, createRecord, expectStatus, signup, sql, unique,
+  addCustomField, addMember, api, assertError, BASE_URL, createRecord, crmctl, expectStatus, signup, sql, unique,
 } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -375,4 +375,27 @@ test('a date rule saved later schedules the records it already has', async () =>
   assertError(await api('POST', '/api/v1/rules', { token: owner.access_token, body: {
     name: 'x', object: 'tasks', trigger: { type: 'date_offset', field: 'due_at', hours: 1.5 },
     actions: [{ type: 'add_tag', tag: 'x' }] } }), 422, 'validation_failed', { 'trigger.hours': 'invalid_value' });
+});
+
+test('crmctl jobs lists dead jobs, retries and drops them', async () => {
+  // a job of an unknown kind fails each time: 5 attempts make it dead
+  const [[dead]] = await sql(`INSERT INTO public.jobs (tenant_id, kind, ref_id, status, attempts, last_error)
+    VALUES (${tid}, 'no_such_kind', 7, 'dead', 5, 'internal') RETURNING id`);
+  const list = await crmctl('jobs', 'list', '--status', 'dead');
+  assert.equal(list.code, 0, list.stderr);
+  const row = list.stdout.split('\n').map((l) => l.split('\t')).find((c) => c[0] === dead);
+  assert.deepEqual(row.slice(0, 6), [dead, String(tid), 'no_such_kind', '7', 'dead', '5']);
+  const retry = await crmctl('jobs', 'retry', '--id', dead);
+  assert.equal(retry.code, 0, retry.stderr);
+  assert.equal(retry.stdout.trim(), '1');
+  // the worker takes it up again (and, the kind being unknown, fails it again)
+  await eventually('the retried job is run', async () => {
+    const [[attempts]] = await sql(`SELECT attempts FROM public.jobs WHERE id = ${dead}`);
+    return Number(attempts) >= 1;
+  });
+  const drop = await crmctl('jobs', 'drop', '--id', dead);
+  assert.equal(drop.code, 0, drop.stderr);
+  assert.deepEqual(await sql(`SELECT id FROM public.jobs WHERE id = ${dead}`), []);
+  const usage = await crmctl('jobs', 'drop');
+  assert.notEqual(usage.code, 0, 'drop needs --id or --status');
 });

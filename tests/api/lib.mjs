@@ -284,6 +284,19 @@ export function testBadBodies(label, { method = 'POST', path: routePath, token, 
   });
 }
 
+/* ---------- crmctl ---------- */
+
+const CRMCTL = path.resolve(REPO, process.env.CRM_BIN_DIR || 'build/bin', 'crmctl');
+
+// Runs crmctl with the stack's environment; answers {code, stdout, stderr}.
+export function crmctl(...args) {
+  return new Promise((resolve) => {
+    execFile(CRMCTL, args, { env: process.env, timeout: 60000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? 1 : 0, stdout, stderr });
+    });
+  });
+}
+
 /* ---------- records ---------- */
 
 // POSTs a record of `object` and answers it (asserting 201).

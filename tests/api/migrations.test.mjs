@@ -3,22 +3,12 @@
 // one transaction per tenant, recording the version it reached.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertError, expectStatus, me, psql, signup } from './lib.mjs';
+import { assertError, crmctl, expectStatus, me, psql, signup } from './lib.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CRMCTL = path.resolve(REPO, process.env.CRM_BIN_DIR || 'build/bin', 'crmctl');
-
-function crmctl(...args) {
-  return new Promise((resolve) => {
-    execFile(CRMCTL, args, { env: process.env, timeout: 60000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? 1 : 0, stdout, stderr });
-    });
-  });
-}
 
 async function sql(text) {
   const res = await psql(text);
