@@ -19,6 +19,7 @@
  * second. It keeps a heartbeat key in Redis (TTL 30 s). SIGTERM lets the
  * job at hand finish. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,7 @@ static volatile sig_atomic_t stopping;
 struct job {
 	const char *id, *kind, *ref, *key, *payload;
 	int64_t tenant, attempts;
+	bool requeued;	/* put back by its step: neither done nor failed */
 };
 
 #define CLAIM(filter, limit) \
@@ -177,7 +179,8 @@ backfill_step(struct req *r, struct job *j)
 }
 
 /* A tenant's events, EVENTS_BATCH per transaction, until none are left.
- * 2: another worker is at them. */
+ * When another worker is at them, this job is put back (or ended, when a
+ * queued one will come anyway) and counts as requeued. */
 static int
 events_step(struct req *r, struct job *j)
 {
@@ -185,23 +188,11 @@ events_step(struct req *r, struct job *j)
 	const char *status = DB_VALUE(r, &stmt_events, DB_COMMIT, NULL);
 	if (status == NULL)
 		return -1;
-	return strcmp(status, "busy") == 0 ? 2 : strcmp(status, "more") == 0;
-}
-
-static int
-run_events(struct req *r, struct job *j)
-{
-	while (!stopping) {
-		int more = events_step(r, j);
-		if (more == 2) {
-			if (DB_EXEC(r, &stmt_events_later, DB_COMMIT, j->id) == NULL)
-				return -1;
-			return 2;	/* already finished */
-		}
-		if (more <= 0)
-			return more;
+	if (strcmp(status, "busy") == 0) {
+		j->requeued = true;
+		return DB_EXEC(r, &stmt_events_later, DB_COMMIT, j->id) == NULL ? -1 : 0;
 	}
-	return 1;
+	return strcmp(status, "more") == 0;
 }
 
 static int
@@ -232,7 +223,7 @@ run_job(struct req *r, struct job *j)
 	int rc;
 
 	if (strcmp(j->kind, "events") == 0)
-		rc = run_events(r, j);
+		rc = run_steps(r, j, events_step);
 	else if (strcmp(j->kind, "sweep") == 0)
 		rc = run_sweep(r, j);
 	else if (strcmp(j->kind, "deliver") == 0 || strcmp(j->kind, "email") == 0)
@@ -247,9 +238,11 @@ run_job(struct req *r, struct job *j)
 	    arena_printf(r->arena, "%s: %s", err_name(r->err.code), r->err.message);
 	db_rollback(r);
 	r->err = (struct err){0};
-	if (rc != 0 && rc != 2)
+	if (j->requeued)
+		return 1;
+	if (rc != 0)
 		finish(r, j, rc, error);
-	return rc == 2 ? 1 : rc;
+	return rc;
 }
 
 static struct job

@@ -824,7 +824,9 @@ DECLARE
 	e outbox;
 	n int := 0;
 BEGIN
-	IF NOT pg_try_advisory_xact_lock(hashtext('crm.automation_events')) THEN
+	-- one lock per tenant (the key pairs the name with the tenant's id)
+	IF NOT pg_try_advisory_xact_lock(hashtext('crm.automation_events'),
+		current_setting('crm.tenant_id')::int) THEN
 		RETURN 'busy';
 	END IF;
 	FOR e IN SELECT * FROM outbox WHERE processed_at IS NULL ORDER BY id LIMIT lim LOOP
