@@ -1,25 +1,30 @@
-// fetch wrapper for /api/v1: JSON in and out, errors as ApiError, and the access
-// token refreshed without the user noticing (ahead of its expiry, and once more on
-// a 401 token_expired/unauthorized, then the call is retried once).
+// fetch wrapper for /api/v1: JSON in and out (or a FormData body in, a file out as a
+// Blob), errors as ApiError, and the access token refreshed without the user noticing
+// (ahead of its expiry, and once more on a 401 token_expired/unauthorized, then the
+// call is retried once).
 import { ApiError } from './errors'
 import { useAuthStore } from '@/stores/auth'
 
 let onSessionLost = () => {}
 export function setSessionLostHandler(fn) { onSessionLost = fn }
 
-export async function rawRequest(method, path, body, token, extraHeaders) {
-  const headers = { Accept: 'application/json', ...extraHeaders }
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+// A FormData body goes as multipart (the browser sets its boundary); `blob` answers
+// the body of a 2xx as a Blob (a download) instead of parsed JSON.
+export async function rawRequest(method, path, body, token, extraHeaders, { blob = false } = {}) {
+  const form = typeof FormData !== 'undefined' && body instanceof FormData
+  const headers = { Accept: blob ? '*/*' : 'application/json', ...extraHeaders }
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json'
   if (token) headers.Authorization = `Bearer ${token}`
   let res
   try {
     res = await fetch(`/api/v1${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
     })
+    if (blob && res.ok) return await res.blob()
   } catch {
     throw new ApiError(0, null)
   }
@@ -31,18 +36,19 @@ export async function rawRequest(method, path, body, token, extraHeaders) {
   return data
 }
 
-// request(method, path, body?, { auth = true, headers })
-export async function request(method, path, body, { auth = true, headers } = {}) {
-  if (!auth) return rawRequest(method, path, body, null, headers)
+// request(method, path, body?, { auth = true, headers, blob })
+export async function request(method, path, body, { auth = true, headers, blob } = {}) {
+  const opts = { blob }
+  if (!auth) return rawRequest(method, path, body, null, headers, opts)
   const store = useAuthStore()
   await store.ensureFreshToken()
   try {
-    return await rawRequest(method, path, body, store.accessToken, headers)
+    return await rawRequest(method, path, body, store.accessToken, headers, opts)
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401 || !['token_expired', 'unauthorized'].includes(e.code)) throw e
     if (await store.refresh()) {
       try {
-        return await rawRequest(method, path, body, store.accessToken, headers)
+        return await rawRequest(method, path, body, store.accessToken, headers, opts)
       } catch (e2) {
         if (!(e2 instanceof ApiError) || e2.status !== 401) throw e2
       }
@@ -58,6 +64,8 @@ export const api = {
   post: (path, body, opts) => request('POST', path, body ?? {}, opts),
   patch: (path, body, opts) => request('PATCH', path, body, opts),
   del: (path, opts) => request('DELETE', path, undefined, opts),
+  // A file the API answers (an export): GET, the body as a Blob.
+  file: (path, opts) => request('GET', path, undefined, { ...opts, blob: true }),
 }
 
 // The options of a write guarded by the record's version (412 version_conflict when stale).

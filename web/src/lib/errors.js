@@ -26,6 +26,12 @@ export function errorText(e) {
   return t('errors.unknown')
 }
 
+// A 422 reason ("required", "invalid_phone"…) as a sentence that names no field.
+export function reasonText(reason) {
+  const { t, te } = i18n.global
+  return te(`fieldErrors.${reason}`) ? t(`fieldErrors.${reason}`) : t('fieldErrors.invalid_value')
+}
+
 // Field name → sentence, for a 422 validation_failed (shown under each input).
 export function fieldErrors(e) {
   const out = {}
@@ -33,7 +39,7 @@ export function fieldErrors(e) {
   const { t, te } = i18n.global
   for (const [field, reason] of Object.entries(e.fields)) {
     const specific = `fieldErrors.${field}.${reason}`
-    out[field] = te(specific) ? t(specific) : te(`fieldErrors.${reason}`) ? t(`fieldErrors.${reason}`) : t('fieldErrors.invalid_value')
+    out[field] = te(specific) ? t(specific) : reasonText(reason)
   }
   return out
 }

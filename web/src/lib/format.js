@@ -45,6 +45,17 @@ export function formatMoney(amount, currency = 'CNY') {
   }
 }
 
+// Money in a few characters, for chart axes and labels: "¥1.2M", "¥120万".
+export function formatMoneyShort(amount, currency = 'CNY') {
+  try {
+    return new Intl.NumberFormat(loc(), {
+      style: 'currency', currency: currency || 'CNY', currencyDisplay: 'narrowSymbol', notation: 'compact', maximumFractionDigits: 1,
+    }).format(amount)
+  } catch {
+    return formatMoney(amount, currency)
+  }
+}
+
 // Adds decimal strings exactly (in cents): totals of amounts.
 export function sumMoney(amounts) {
   let cents = 0n

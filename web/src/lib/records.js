@@ -153,3 +153,19 @@ export function tomorrowAt(hour = 9) {
   d.setHours(hour, 0, 0, 0)
   return rfc3339(d)
 }
+
+// The user's day and week as UTC instants for list filters: { today, tomorrow } (the
+// midnights that start the day of `d` and the next), and the Monday that starts the week.
+export function dayBounds(d = new Date()) {
+  const today = new Date(d)
+  today.setHours(0, 0, 0, 0)
+  const tomorrow = new Date(today)
+  tomorrow.setDate(tomorrow.getDate() + 1)
+  return { today: today.toISOString(), tomorrow: tomorrow.toISOString() }
+}
+export function weekStart(d = new Date()) {
+  const monday = new Date(d)
+  monday.setHours(0, 0, 0, 0)
+  monday.setDate(monday.getDate() - ((monday.getDay() + 6) % 7))
+  return monday.toISOString()
+}

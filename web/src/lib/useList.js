@@ -61,14 +61,20 @@ export function useList(pathFor) {
   return { items, nextCursor, loading, loadingMore, loaded, error, reload, loadMore, replace }
 }
 
-// Every page of a list, up to `max` items (boards and pickers that need the whole set).
-export async function fetchAll(pathFor, max = 1000) {
-  const out = []
+// The pages of a list one after the other, up to `max` items: { items, more }, `more`
+// when the list goes on beyond them (boards and counts that need the whole set).
+export async function fetchUpTo(pathFor, max = 1000) {
+  const items = []
   let cursor = null
   do {
     const r = await api.get(pathFor(cursor))
-    out.push(...(r.data || []))
+    items.push(...(r.data || []))
     cursor = r.next_cursor || null
-  } while (cursor && out.length < max)
-  return out
+  } while (cursor && items.length < max)
+  return { items: items.slice(0, max), more: !!cursor || items.length > max }
+}
+
+// Every page of a list, up to `max` items (pickers that need the whole set).
+export async function fetchAll(pathFor, max = 1000) {
+  return (await fetchUpTo(pathFor, max)).items
 }
