@@ -86,12 +86,16 @@ static struct db_stmt stmt_events_later = DB_STMT(
     "  AND q.kind = 'events' AND q.status = 'queued') THEN 'done' ELSE 'queued' END "
     "WHERE id = $1", 1);
 /* Every few minutes each active tenant's sweep is due once (the key names
- * the slot, so several workers queue it once); finished jobs are kept a day. */
+ * the slot, so several workers queue it once), at a second of the slot of
+ * its own, so that thousands of sweeps never come due at once in front of
+ * the events and timers; finished jobs are kept a day. */
 static struct db_stmt stmt_schedule_sweeps = DB_STMT(
     "INSERT INTO public.jobs (tenant_id, kind, ref_id, key, run_at) "
-    "SELECT t.id, 'sweep', 0, 'sweep:' || s.slot, s.at FROM public.tenants t, "
-    " (SELECT extract(epoch FROM now())::bigint / extract(epoch FROM interval '" SWEEP_EVERY "')::bigint AS slot, "
-    "  now() AS at) s WHERE t.status = 'active' ON CONFLICT DO NOTHING", 0);
+    "SELECT t.id, 'sweep', 0, 'sweep:' || s.slot, "
+    " to_timestamp(s.slot * s.len) + make_interval(secs => t.id % s.len) "
+    "FROM public.tenants t, (SELECT extract(epoch FROM now())::bigint / x.len AS slot, x.len "
+    " FROM (SELECT extract(epoch FROM interval '" SWEEP_EVERY "')::bigint AS len) x) s "
+    "WHERE t.status = 'active' ON CONFLICT DO NOTHING", 0);
 static struct db_stmt stmt_forget_done = DB_STMT(
     "DELETE FROM public.jobs WHERE status = 'done' AND updated_at < now() - interval '1 day'", 0);
 

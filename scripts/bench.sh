@@ -533,6 +533,48 @@ records_cases() {
     records_cleanup
 }
 
+# ---------------------------------------------------------------- the web app
+
+# web_bench — scripts/bench-web.mjs against this stack in Chromium: the first
+# screen's JavaScript and CSS (gzip; target <= 300 KB) and the customer list's
+# time to 50 rows (p50, min, max of CRM_BENCH_WEB_RUNS loads, default 10). Its
+# lines are printed here and its figures go into latest.json under "web".
+# Builds web/dist first if it is stale (scripts/web.sh).
+web_bench() {
+    local out="$TMP/web.json"
+    say ""
+    say "== web: scripts/bench-web.mjs (Chromium; the first screen's JS+CSS, the customer list to 50 rows)"
+    [[ -x "${CRM_CHROMIUM:-/usr/bin/chromium}" ]] ||
+        { fail_case web "${CRM_CHROMIUM:-/usr/bin/chromium} not found (scripts/setup.sh installs chromium)"; return 0; }
+    "$CRM_ROOT/scripts/web.sh" || { fail_case web "scripts/web.sh failed"; return 0; }
+    node "$CRM_ROOT/scripts/bench-web.mjs" --base "$BASE_URL" --runs "${CRM_BENCH_WEB_RUNS:-10}" --out "$out" ||
+        { fail_case web "scripts/bench-web.mjs failed"; return 0; }
+    node - "$RESULTS" "$out" <<'JS' || fail_case web "could not add the web figures to $RESULTS"
+const fs = require('node:fs');
+const [results, web] = process.argv.slice(2);
+const doc = JSON.parse(fs.readFileSync(results, 'utf8'));
+doc.web = JSON.parse(fs.readFileSync(web, 'utf8'));
+fs.writeFileSync(results, JSON.stringify(doc, null, 2) + '\n');
+console.log('web figures written to ' + results + ' ("web")');
+JS
+}
+
+# ---------------------------------------------------------------- automation
+
+# automation_bench — scripts/bench-automation.mjs against this stack, in a
+# workspace of its own (bench-auto): lead created → the assignee sees the
+# `assigned` notification (p50, p99 of CRM_BENCH_AUTOMATION_LEADS leads, default
+# 100; target p50 <= 1 s), automation_event() per outbox event (p50, p99), and
+# CRM_BENCH_AUTOMATION_TIMERS task reminders (default 10,000) due on the same
+# second (how many fire within 5 s). Its lines are printed here and its
+# figures go into latest.json under "automation".
+automation_bench() {
+    say ""
+    say "== automation: scripts/bench-automation.mjs (lead to owner, rule evaluation, timers)"
+    node "$CRM_ROOT/scripts/bench-automation.mjs" --base "$BASE_URL" --results "$RESULTS" ||
+        fail_case automation "scripts/bench-automation.mjs failed"
+}
+
 # ---------------------------------------------------------------- the report
 
 # Picks each case's median run, prints the table and writes latest.json.
@@ -631,6 +673,8 @@ main() {
     records_cases
 
     report
+    web_bench
+    automation_bench
     if (( FAILURES > 0 )); then
         warn "$FAILURES case(s) failed or saw errors: see above"
         return 1

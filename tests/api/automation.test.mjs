@@ -12,8 +12,10 @@ import {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Polls fn until it answers something truthy (or fails after ms).
-async function eventually(what, fn, ms = 15000) {
+// Polls fn until it answers something truthy (or fails after ms: generous,
+// since one crm-worker serves every test file running at once, under the
+// sanitizers in make test).
+async function eventually(what, fn, ms = 45000) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

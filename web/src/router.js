@@ -2,10 +2,15 @@ import { createRouter, createWebHistory } from 'vue-router'
 import { useAuthStore } from '@/stores/auth'
 import { i18n } from '@/lib/i18n'
 
+// The objects the import wizard takes; the create right of any one opens it.
+export const IMPORT_OBJECTS = ['customers', 'contacts', 'leads', 'opportunities', 'activities', 'tasks']
+export const IMPORT_PERMISSIONS = IMPORT_OBJECTS.map((o) => `${o}.create`)
+
 const routes = [
   { path: '/', name: 'landing', component: () => import('@/views/LandingView.vue'), meta: { guest: true, title: 'titles.landing' } },
   { path: '/login', name: 'login', component: () => import('@/views/LoginView.vue'), meta: { guest: true, title: 'titles.login' } },
   { path: '/invite', name: 'invite', component: () => import('@/views/InviteView.vue'), meta: { title: 'titles.invite' } },
+  { path: '/unsubscribe', name: 'unsubscribe', component: () => import('@/views/UnsubscribeView.vue'), meta: { title: 'unsubscribe.title' } },
   {
     path: '/app',
     component: () => import('@/views/AppShell.vue'),
@@ -20,6 +25,7 @@ const routes = [
       },
       { path: 'customers', name: 'customers', component: () => import('@/views/records/CustomersView.vue'), meta: { auth: true, title: 'nav.customers', permission: 'customers.read' } },
       { path: 'customers/:id(\\d+)', name: 'customer', component: () => import('@/views/records/CustomerView.vue'), meta: { auth: true, title: 'nav.customers', permission: 'customers.read' } },
+      { path: 'contacts', name: 'contacts', component: () => import('@/views/records/ContactsView.vue'), meta: { auth: true, title: 'nav.contacts', permission: 'contacts.read' } },
       { path: 'leads', name: 'leads', component: () => import('@/views/records/LeadsView.vue'), meta: { auth: true, title: 'nav.leads', permission: 'leads.read' } },
       { path: 'opportunities', name: 'opportunities', component: () => import('@/views/records/OpportunitiesView.vue'), meta: { auth: true, title: 'nav.opportunities', permission: 'opportunities.read' } },
       { path: 'tasks', name: 'tasks', component: () => import('@/views/records/TasksView.vue'), meta: { auth: true, title: 'nav.tasks', permission: 'tasks.read' } },
@@ -33,6 +39,8 @@ const routes = [
       { path: 'settings/fields/:object?', name: 'settings-fields', component: () => import('@/views/settings/FieldsView.vue'), meta: { auth: true, title: 'nav.fields', permission: 'settings.manage' } },
       { path: 'settings/pipelines', name: 'settings-pipelines', component: () => import('@/views/settings/PipelinesView.vue'), meta: { auth: true, title: 'nav.pipelines', permission: 'settings.manage' } },
       { path: 'settings/roles', name: 'settings-roles', component: () => import('@/views/settings/RolesView.vue'), meta: { auth: true, title: 'nav.roles', permission: 'roles.manage' } },
+      // Import: for whoever may create the records of one object at least.
+      { path: 'settings/import', name: 'settings-import', component: () => import('@/views/settings/ImportView.vue'), meta: { auth: true, title: 'nav.import', anyPermission: IMPORT_PERMISSIONS } },
       { path: 'settings/recycle-bin', name: 'settings-recycle', component: () => import('@/views/settings/RecycleBinView.vue'), meta: { auth: true, title: 'nav.recycle' } },
     ],
   },
@@ -52,6 +60,7 @@ router.beforeEach(async (to) => {
     try { ok = await auth.ensureSession() } catch { ok = !!auth.me }
     if (!ok) return { name: 'login', query: to.fullPath !== '/app' ? { redirect: to.fullPath } : {} }
     if (to.meta.permission && !auth.can(to.meta.permission)) return { name: 'home' }
+    if (to.meta.anyPermission && !to.meta.anyPermission.some((p) => auth.can(p))) return { name: 'home' }
     if (to.meta.objectPermission && !auth.can(`${to.params.object}.${to.meta.objectPermission}`)) return { name: 'home' }
   } else if (to.meta.guest && auth.hasRefresh) {
     // A returning user goes straight to the workspace.
