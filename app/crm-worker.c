@@ -103,6 +103,7 @@ static struct db_stmt stmt_import_batch = DB_STMT(
     "SELECT import_run($1, " IMPORT_BATCH ")->>'status'", 1);
 static struct db_stmt stmt_events = DB_STMT(
     "SELECT automation_events(" EVENTS_BATCH ")", 0);
+static struct db_stmt stmt_outbox_barrier = DB_STMT("SELECT outbox_barrier()", 0);
 static struct db_stmt stmt_timers = DB_STMT("SELECT timers_fire($1::jsonb, $2)::text", 2);
 static struct db_stmt stmt_sweep = DB_STMT("SELECT automation_sweep()::text", 0);
 static struct db_stmt stmt_backfill = DB_STMT("SELECT rule_backfill($1, $2, 1000)", 2);
@@ -188,6 +189,10 @@ backfill_step(struct req *r, struct job *j)
 static int
 events_step(struct req *r, struct job *j)
 {
+	/* first wait for the writers that counted on this job while it was queued */
+	db_begin(r, j->tenant);
+	if (DB_EXEC(r, &stmt_outbox_barrier, DB_COMMIT, NULL) == NULL)
+		return -1;
 	db_begin(r, j->tenant);
 	const char *status = DB_VALUE(r, &stmt_events, DB_COMMIT, NULL);
 	if (status == NULL)

@@ -124,11 +124,22 @@ CREATE INDEX customers_pool ON customers (updated_at DESC, id DESC)
 	WHERE deleted_at IS NULL AND in_pool;
 
 -- Each committed batch of events wakes a worker (one queued job per tenant).
+-- A writer that finds the job queued relies on it; the shared lock it holds
+-- to its commit lets that job's worker wait for it first (outbox_barrier),
+-- so an event committed just after the job was claimed is never left behind.
 CREATE FUNCTION outbox_wake() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM pg_advisory_xact_lock_shared(hashtext('crm.outbox_writers'), platform.current_tenant()::int);
 	PERFORM platform.enqueue('events', 0);
 	RETURN NULL;
 END
+$$;
+
+-- Returns once every transaction that wrote to the outbox before now has
+-- ended (crm-worker runs it, in a transaction of its own, after claiming the
+-- tenant's events job and before reading the outbox).
+CREATE FUNCTION outbox_barrier() RETURNS void LANGUAGE sql AS $$
+	SELECT pg_advisory_xact_lock(hashtext('crm.outbox_writers'), platform.current_tenant()::int)
 $$;
 CREATE TRIGGER outbox_wake AFTER INSERT ON outbox
 	FOR EACH STATEMENT EXECUTE FUNCTION outbox_wake();
@@ -514,16 +525,26 @@ BEGIN
 END
 $$;
 
+-- A page, newest first by id, of the rows of tbl whose col is val, without
+-- the columns in hidden (the execution log, deliveries, enrollments).
+CREATE FUNCTION child_page(tbl text, col text, val bigint, lim int, cur text,
+	hidden text[] DEFAULT '{}') RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	rows jsonb;
+BEGIN
+	EXECUTE format('SELECT jsonb_agg(to_jsonb(x) - $3 ORDER BY x.id DESC) FROM (SELECT * FROM %I '
+		'WHERE %I = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $4) x', tbl, col)
+	INTO rows USING val, cursor_of_id(cur), hidden, lim + 1;
+	RETURN page_answer(rows, lim, '{id}');
+END
+$$;
+
 -- GET /api/v1/rules/{id}/runs: the rule's execution log, newest first.
 CREATE FUNCTION rule_runs_list(rid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	after bigint := cursor_of_id(cur);
 BEGIN
 	PERFORM rule_find(rid);
-	RETURN page_answer((SELECT jsonb_agg(to_jsonb(x) - 'rule_id' ORDER BY x.id DESC) FROM (
-		SELECT * FROM rule_runs WHERE rule_id = rid AND (after IS NULL OR id < after)
-		ORDER BY id DESC LIMIT lim + 1) x), lim, '{id}');
+	RETURN child_page('rule_runs', 'rule_id', rid, lim, cur, '{rule_id}');
 END
 $$;
 
@@ -1292,13 +1313,9 @@ $$;
 -- GET /api/v1/webhooks/{id}/deliveries: the delivery log, newest first.
 CREATE FUNCTION webhook_deliveries(wid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	after bigint := cursor_of_id(cur);
 BEGIN
 	PERFORM webhook_find(wid);
-	RETURN page_answer((SELECT jsonb_agg(to_jsonb(x) ORDER BY x.id DESC) FROM (
-		SELECT * FROM deliveries WHERE webhook_id = wid AND (after IS NULL OR id < after)
-		ORDER BY id DESC LIMIT lim + 1) x), lim, '{id}');
+	RETURN child_page('deliveries', 'webhook_id', wid, lim, cur);
 END
 $$;
 
@@ -1550,13 +1567,9 @@ $$;
 -- GET /api/v1/sequences/{id}/enrollments, newest first.
 CREATE FUNCTION sequence_enrollments(sid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	after bigint := cursor_of_id(cur);
 BEGIN
 	PERFORM sequence_find(sid);
-	RETURN page_answer((SELECT jsonb_agg(to_jsonb(x) ORDER BY x.id DESC) FROM (
-		SELECT * FROM enrollments WHERE sequence_id = sid AND (after IS NULL OR id < after)
-		ORDER BY id DESC LIMIT lim + 1) x), lim, '{id}');
+	RETURN child_page('enrollments', 'sequence_id', sid, lim, cur);
 END
 $$;
 
