@@ -28,6 +28,8 @@ const routes = [
       { path: 'contacts', name: 'contacts', component: () => import('@/views/records/ContactsView.vue'), meta: { auth: true, title: 'nav.contacts', permission: 'contacts.read' } },
       { path: 'leads', name: 'leads', component: () => import('@/views/records/LeadsView.vue'), meta: { auth: true, title: 'nav.leads', permission: 'leads.read' } },
       { path: 'opportunities', name: 'opportunities', component: () => import('@/views/records/OpportunitiesView.vue'), meta: { auth: true, title: 'nav.opportunities', permission: 'opportunities.read' } },
+      { path: 'pool', name: 'pool', component: () => import('@/views/automation/PoolView.vue'), meta: { auth: true, title: 'nav.pool', permission: 'customers.read' } },
+      { path: 'sequences/:id(\\d+)?', name: 'sequences', component: () => import('@/views/automation/SequencesView.vue'), meta: { auth: true, title: 'nav.sequences', permission: 'leads.read' } },
       { path: 'tasks', name: 'tasks', component: () => import('@/views/records/TasksView.vue'), meta: { auth: true, title: 'nav.tasks', permission: 'tasks.read' } },
       {
         // Leads, opportunities, contacts, tasks and activities share one record page.
@@ -41,6 +43,9 @@ const routes = [
       { path: 'settings/roles', name: 'settings-roles', component: () => import('@/views/settings/RolesView.vue'), meta: { auth: true, title: 'nav.roles', permission: 'roles.manage' } },
       // Import: for whoever may create the records of one object at least.
       { path: 'settings/import', name: 'settings-import', component: () => import('@/views/settings/ImportView.vue'), meta: { auth: true, title: 'nav.import', anyPermission: IMPORT_PERMISSIONS } },
+      { path: 'settings/rules/:id(\\d+)?', name: 'settings-rules', component: () => import('@/views/automation/RulesView.vue'), meta: { auth: true, title: 'nav.rules', permission: 'settings.manage' } },
+      { path: 'settings/webhooks/:id(\\d+)?', name: 'settings-webhooks', component: () => import('@/views/automation/WebhooksView.vue'), meta: { auth: true, title: 'nav.webhooks', permission: 'settings.manage' } },
+      { path: 'settings/workspace', name: 'settings-workspace', component: () => import('@/views/automation/WorkspaceView.vue'), meta: { auth: true, title: 'nav.workspace', permission: 'settings.manage' } },
       { path: 'settings/recycle-bin', name: 'settings-recycle', component: () => import('@/views/settings/RecycleBinView.vue'), meta: { auth: true, title: 'nav.recycle' } },
     ],
   },
