@@ -391,6 +391,88 @@ BEGIN
 END
 $$;
 
+-- Rules, webhooks and sequences are catalogs of one shape: an id, a name, an
+-- enabled flag and a version; created, replaced in part by PATCH (If-Match or
+-- "version"), deleted, each change logged by catalog_log. The functions below
+-- do those steps for any of them; each kind checks its own fields.
+
+-- A catalog item (tbl: rules, webhooks or sequences) as jsonb, or CRM14.
+CREATE FUNCTION catalog_row(tbl text, iid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	item jsonb;
+BEGIN
+	EXECUTE format('SELECT to_jsonb(t) FROM %I t WHERE id = $1', tbl) INTO item USING iid;
+	IF item IS NULL THEN
+		PERFORM crm_raise('CRM14', format('%s %s not found', left(tbl, -1), iid));
+	END IF;
+	RETURN item;
+END
+$$;
+
+-- The item as a save will leave it: the defaults, then the stored item (old;
+-- NULL when creating), then the body's keys, the name trimmed. CRM11 when the
+-- body names a version that is not the stored one.
+CREATE FUNCTION catalog_merge(old jsonb, body jsonb, defaults jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+	item jsonb;
+BEGIN
+	IF old IS NOT NULL AND body ? 'version' AND json_id(body->'version') IS DISTINCT FROM (old->>'version')::bigint THEN
+		PERFORM crm_raise('CRM11', 'version_conflict');
+	END IF;
+	item := defaults || jsonb_build_object('created_by', acting_member()) || coalesce(old, '{}')
+		|| (body - 'id' - 'version' - 'created_by' - 'created_at' - 'updated_at');
+	IF jsonb_typeof(item->'name') = 'string' THEN
+		item := item || jsonb_build_object('name', trim(item->>'name'));
+	END IF;
+	RETURN item;
+END
+$$;
+
+-- The checks every catalog item shares: a name of 1 to max_name characters
+-- and a boolean enabled flag. Returns the bad fields.
+CREATE FUNCTION catalog_check(item jsonb, max_name int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN jsonb_typeof(item->'name') IS DISTINCT FROM 'string'
+			OR length(item->>'name') NOT BETWEEN 1 AND max_name THEN '{"name": "required"}'::jsonb
+			ELSE '{}' END
+		|| CASE WHEN jsonb_typeof(item->'enabled') IS DISTINCT FROM 'boolean'
+			THEN '{"enabled": "invalid_value"}'::jsonb ELSE '{}' END
+$$;
+
+-- Writes a checked item: inserted when old is NULL, else updated with its
+-- version raised; only the columns cols that the item has. Logs the change
+-- (never a secret) and returns the stored row as jsonb.
+CREATE FUNCTION catalog_write(tbl text, old jsonb, item jsonb, cols text[]) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+	list text := (SELECT string_agg(format('%I', c), ', ') FROM unnest(cols) c WHERE item ? c);
+	saved jsonb;
+BEGIN
+	IF old IS NULL THEN
+		EXECUTE format('INSERT INTO %I AS t (%s) SELECT %s FROM jsonb_populate_record(NULL::%I, $1)
+			RETURNING to_jsonb(t)', tbl, list, list, tbl) INTO saved USING item;
+	ELSE
+		EXECUTE format('UPDATE %I AS t SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%I, $1)),
+			version = t.version + 1, updated_at = now() WHERE id = $2 RETURNING to_jsonb(t)',
+			tbl, list, list, tbl) INTO saved USING item, (old->>'id')::bigint;
+	END IF;
+	PERFORM catalog_log(tbl, (saved->>'id')::bigint, CASE WHEN old IS NULL THEN 'create' ELSE 'update' END,
+		NULL, old - 'secret', saved - 'secret');
+	RETURN saved;
+END
+$$;
+
+-- DELETE /api/v1/{rules,webhooks,sequences}/{id}
+CREATE FUNCTION catalog_remove(tbl text, iid bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	old jsonb := catalog_row(tbl, iid);
+BEGIN
+	EXECUTE format('DELETE FROM %I WHERE id = $1', tbl) USING iid;
+	PERFORM catalog_log(tbl, iid, 'delete', NULL, old - 'secret', NULL);
+	RETURN '{}';
+END
+$$;
+
 -- A rule as the API shows it.
 CREATE FUNCTION rule_json(r rules) RETURNS jsonb LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_object('id', r.id, 'key', r.key, 'name', r.name, 'object', r.object,
@@ -406,55 +488,26 @@ CREATE FUNCTION rules_list() RETURNS jsonb LANGUAGE sql STABLE AS $$
 	FROM rules r
 $$;
 
--- A rule of this workspace, or CRM14.
-CREATE FUNCTION rule_find(rid bigint) RETURNS rules LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	r rules;
-BEGIN
-	SELECT * INTO r FROM rules WHERE id = rid;
-	IF r.id IS NULL THEN
-		PERFORM crm_raise('CRM14', 'rule ' || rid || ' not found');
-	END IF;
-	RETURN r;
-END
-$$;
-
 -- GET /api/v1/rules/{id}
 CREATE FUNCTION rule_get(rid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT rule_json(rule_find(rid))
+	SELECT rule_json(jsonb_populate_record(NULL::rules, catalog_row('rules', rid)))
 $$;
 
 -- POST /api/v1/rules (rid NULL) and PATCH /api/v1/rules/{id}: validates the
 -- whole rule as it will be, 422 naming each bad part.
 CREATE FUNCTION rule_save(rid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old rules;
-	r jsonb;
-	bad jsonb := '{}';
+	old jsonb := CASE WHEN rid IS NOT NULL THEN catalog_row('rules', rid) END;
+	r jsonb := catalog_merge(old, body, '{"conditions": {"all": []}, "enabled": true}');
+	bad jsonb := catalog_check(r, 200);
 	i int;
 	saved rules;
 BEGIN
-	IF rid IS NOT NULL THEN
-		old := rule_find(rid);
-		IF body ? 'version' AND json_id(body->'version') IS DISTINCT FROM old.version THEN
-			PERFORM crm_raise('CRM11', 'version_conflict');
-		END IF;
-		IF body ? 'object' AND body->>'object' IS DISTINCT FROM old.object THEN
-			bad := bad || '{"object": "read_only"}';
-		END IF;
-	END IF;
-	r := jsonb_build_object('name', old.name, 'object', old.object, 'trigger', old.trigger,
-		'conditions', coalesce(old.conditions, '{"all": []}'), 'actions', old.actions,
-		'enabled', coalesce(old.enabled, true))
-		|| (body - 'version' - 'id' - 'key');
-	IF jsonb_typeof(r->'name') IS DISTINCT FROM 'string' OR length(trim(r->>'name')) NOT BETWEEN 1 AND 200 THEN
-		bad := bad || '{"name": "required"}';
+	IF r->>'object' IS DISTINCT FROM old->>'object' AND old IS NOT NULL THEN
+		bad := bad || '{"object": "read_only"}';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM objects WHERE name = r->>'object') THEN
 		RETURN crm_raise_fields(bad || '{"object": "invalid_value"}');
-	END IF;
-	IF jsonb_typeof(r->'enabled') IS DISTINCT FROM 'boolean' THEN
-		bad := bad || '{"enabled": "invalid_value"}';
 	END IF;
 	bad := bad || rule_check_trigger(r->>'object', r->'trigger');
 	IF jsonb_typeof(r->'conditions') IS DISTINCT FROM 'object'
@@ -473,23 +526,12 @@ BEGIN
 	IF bad <> '{}' THEN
 		RETURN crm_raise_fields(bad);
 	END IF;
-	IF rid IS NULL THEN
-		INSERT INTO rules (name, object, trigger, conditions, actions, enabled, created_by)
-		VALUES (trim(r->>'name'), r->>'object', r->'trigger', r->'conditions', r->'actions',
-			(r->>'enabled')::bool, acting_member())
-		RETURNING * INTO saved;
-	ELSE
-		UPDATE rules SET name = trim(r->>'name'), trigger = r->'trigger', conditions = r->'conditions',
-			actions = r->'actions', enabled = (r->>'enabled')::bool, version = version + 1,
-			updated_at = now()
-		WHERE id = rid RETURNING * INTO saved;
-	END IF;
+	saved := jsonb_populate_record(NULL::rules, catalog_write('rules', old, r,
+		'{name, object, trigger, conditions, actions, enabled, created_by}'));
 	IF saved.enabled AND saved.trigger->>'type' = 'date_offset' THEN
 		-- the records the rule finds already get their timers in the background
 		PERFORM platform.enqueue('rule_backfill', saved.id, format('backfill:%s:%s', saved.id, saved.version));
 	END IF;
-	PERFORM catalog_log('rules', saved.id, CASE WHEN rid IS NULL THEN 'create' ELSE 'update' END,
-		NULL, CASE WHEN rid IS NOT NULL THEN rule_json(old) END, rule_json(saved));
 	RETURN rule_json(saved);
 END
 $$;
@@ -499,17 +541,6 @@ CREATE FUNCTION crm_raise_fields(bad jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM crm_raise('CRM10', 'validation_failed', bad);
 	RETURN NULL;
-END
-$$;
-
--- DELETE /api/v1/rules/{id}
-CREATE FUNCTION rule_delete(rid bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-	old rules := rule_find(rid);
-BEGIN
-	DELETE FROM rules WHERE id = rid;
-	PERFORM catalog_log('rules', rid, 'delete', NULL, rule_json(old), NULL);
-	RETURN '{}';
 END
 $$;
 
@@ -543,7 +574,7 @@ $$;
 CREATE FUNCTION rule_runs_list(rid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	PERFORM rule_find(rid);
+	PERFORM catalog_row('rules', rid);
 	RETURN child_page('rule_runs', 'rule_id', rid, lim, cur, '{rule_id}');
 END
 $$;
@@ -1224,39 +1255,16 @@ CREATE FUNCTION webhooks_list() RETURNS jsonb LANGUAGE sql STABLE AS $$
 	FROM webhooks w
 $$;
 
-CREATE FUNCTION webhook_find(wid bigint) RETURNS webhooks LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	w webhooks;
-BEGIN
-	SELECT * INTO w FROM webhooks WHERE id = wid;
-	IF w.id IS NULL THEN
-		PERFORM crm_raise('CRM14', 'webhook ' || wid || ' not found');
-	END IF;
-	RETURN w;
-END
-$$;
-
 -- POST /api/v1/webhooks (wid NULL) and PATCH /api/v1/webhooks/{id}:
 -- {name, kind, url, events, enabled, secret?} (the secret is made when not
 -- given; DingTalk's signed robots need theirs).
 CREATE FUNCTION webhook_save(wid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old webhooks;
-	w jsonb;
-	bad jsonb := '{}';
-	saved webhooks;
+	old jsonb := CASE WHEN wid IS NOT NULL THEN catalog_row('webhooks', wid) END;
+	w jsonb := catalog_merge(old, body, '{"kind": "generic", "events": ["*"], "enabled": true}');
+	bad jsonb := catalog_check(w, 100);
 BEGIN
-	IF wid IS NOT NULL THEN
-		old := webhook_find(wid);
-		IF body ? 'version' AND json_id(body->'version') IS DISTINCT FROM old.version THEN
-			PERFORM crm_raise('CRM11', 'version_conflict');
-		END IF;
-	END IF;
-	w := coalesce(jsonb_strip_nulls(to_jsonb(old)), '{}') || (body - 'id' - 'version');
-	IF jsonb_typeof(w->'name') IS DISTINCT FROM 'string' OR length(trim(w->>'name')) NOT BETWEEN 1 AND 100 THEN
-		bad := bad || '{"name": "required"}';
-	END IF;
-	IF coalesce(w->>'kind', 'generic') NOT IN ('generic', 'dingtalk', 'wecom') THEN
+	IF w->>'kind' NOT IN ('generic', 'dingtalk', 'wecom') OR jsonb_typeof(w->'kind') <> 'string' THEN
 		bad := bad || '{"kind": "invalid_value"}';
 	END IF;
 	IF jsonb_typeof(w->'url') IS DISTINCT FROM 'string' OR w->>'url' !~ '^https?://[^\s/]+(/\S*)?$'
@@ -1266,47 +1274,16 @@ BEGIN
 	IF w ? 'secret' AND (jsonb_typeof(w->'secret') <> 'string' OR length(w->>'secret') NOT BETWEEN 8 AND 200) THEN
 		bad := bad || '{"secret": "invalid_value"}';
 	END IF;
-	IF w ? 'events' AND (jsonb_typeof(w->'events') <> 'array' OR jsonb_array_length(w->'events') NOT BETWEEN 1 AND 50
+	IF jsonb_typeof(w->'events') <> 'array' OR jsonb_array_length(w->'events') NOT BETWEEN 1 AND 50
 		OR EXISTS (SELECT 1 FROM jsonb_array_elements(w->'events') e
-			WHERE jsonb_typeof(e) <> 'string' OR e #>> '{}' !~ '^(\*|[a-z_]+\.(\*|[a-z_]+))$')) THEN
+			WHERE jsonb_typeof(e) <> 'string' OR e #>> '{}' !~ '^(\*|[a-z_]+\.(\*|[a-z_]+))$') THEN
 		bad := bad || '{"events": "invalid_value"}';
-	END IF;
-	IF w ? 'enabled' AND jsonb_typeof(w->'enabled') <> 'boolean' THEN
-		bad := bad || '{"enabled": "invalid_value"}';
 	END IF;
 	IF bad <> '{}' THEN
 		RETURN crm_raise_fields(bad);
 	END IF;
-	IF wid IS NULL THEN
-		INSERT INTO webhooks (name, kind, url, events, enabled)
-		VALUES (trim(w->>'name'), coalesce(w->>'kind', 'generic'), w->>'url',
-			coalesce((SELECT array_agg(e) FROM jsonb_array_elements_text(w->'events') e), '{*}'),
-			coalesce((w->>'enabled')::bool, true))
-		RETURNING * INTO saved;
-		IF w ? 'secret' THEN
-			UPDATE webhooks SET secret = w->>'secret' WHERE id = saved.id RETURNING * INTO saved;
-		END IF;
-	ELSE
-		UPDATE webhooks SET name = trim(w->>'name'), kind = w->>'kind', url = w->>'url',
-			secret = w->>'secret', enabled = (w->>'enabled')::bool,
-			events = (SELECT array_agg(e) FROM jsonb_array_elements_text(w->'events') e),
-			version = version + 1, updated_at = now()
-		WHERE id = wid RETURNING * INTO saved;
-	END IF;
-	PERFORM catalog_log('webhooks', saved.id, CASE WHEN wid IS NULL THEN 'create' ELSE 'update' END,
-		NULL, CASE WHEN wid IS NOT NULL THEN to_jsonb(old) - 'secret' END, to_jsonb(saved) - 'secret');
-	RETURN webhook_json(saved);
-END
-$$;
-
--- DELETE /api/v1/webhooks/{id}
-CREATE FUNCTION webhook_delete(wid bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-	old webhooks := webhook_find(wid);
-BEGIN
-	DELETE FROM webhooks WHERE id = wid;
-	PERFORM catalog_log('webhooks', wid, 'delete', NULL, to_jsonb(old) - 'secret', NULL);
-	RETURN '{}';
+	RETURN webhook_json(jsonb_populate_record(NULL::webhooks, catalog_write('webhooks', old, w,
+		'{name, kind, url, secret, events, enabled}')));
 END
 $$;
 
@@ -1314,7 +1291,7 @@ $$;
 CREATE FUNCTION webhook_deliveries(wid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	PERFORM webhook_find(wid);
+	PERFORM catalog_row('webhooks', wid);
 	RETURN child_page('deliveries', 'webhook_id', wid, lim, cur);
 END
 $$;
@@ -1430,47 +1407,20 @@ CREATE FUNCTION sequences_list() RETURNS jsonb LANGUAGE sql STABLE AS $$
 	FROM sequences s
 $$;
 
-CREATE FUNCTION sequence_find(sid bigint) RETURNS sequences LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	s sequences;
-BEGIN
-	SELECT * INTO s FROM sequences WHERE id = sid;
-	IF s.id IS NULL THEN
-		PERFORM crm_raise('CRM14', 'sequence ' || sid || ' not found');
-	END IF;
-	RETURN s;
-END
-$$;
-
 -- GET /api/v1/sequences/{id}
 CREATE FUNCTION sequence_get(sid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT sequence_json(sequence_find(sid))
+	SELECT sequence_json(jsonb_populate_record(NULL::sequences, catalog_row('sequences', sid)))
 $$;
 
 -- POST /api/v1/sequences (sid NULL), PATCH /api/v1/sequences/{id}:
 -- {name, steps: [{day, subject, body}], enabled}.
 CREATE FUNCTION sequence_save(sid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old sequences;
-	s jsonb;
-	bad jsonb := '{}';
+	old jsonb := CASE WHEN sid IS NOT NULL THEN catalog_row('sequences', sid) END;
+	s jsonb := catalog_merge(old, body, '{"enabled": true}');
+	bad jsonb := catalog_check(s, 200);
 	i int;
-	saved sequences;
 BEGIN
-	IF sid IS NOT NULL THEN
-		old := sequence_find(sid);
-		IF body ? 'version' AND json_id(body->'version') IS DISTINCT FROM old.version THEN
-			PERFORM crm_raise('CRM11', 'version_conflict');
-		END IF;
-	END IF;
-	s := jsonb_build_object('name', old.name, 'steps', old.steps, 'enabled', coalesce(old.enabled, true))
-		|| (body - 'id' - 'version');
-	IF jsonb_typeof(s->'name') IS DISTINCT FROM 'string' OR length(trim(s->>'name')) NOT BETWEEN 1 AND 200 THEN
-		bad := bad || '{"name": "required"}';
-	END IF;
-	IF jsonb_typeof(s->'enabled') IS DISTINCT FROM 'boolean' THEN
-		bad := bad || '{"enabled": "invalid_value"}';
-	END IF;
 	IF jsonb_typeof(s->'steps') IS DISTINCT FROM 'array' OR jsonb_array_length(s->'steps') NOT BETWEEN 1 AND 20 THEN
 		bad := bad || '{"steps": "invalid_value"}';
 	ELSE
@@ -1492,29 +1442,8 @@ BEGIN
 	IF bad <> '{}' THEN
 		RETURN crm_raise_fields(bad);
 	END IF;
-	IF sid IS NULL THEN
-		INSERT INTO sequences (name, steps, enabled, created_by)
-		VALUES (trim(s->>'name'), s->'steps', (s->>'enabled')::bool, acting_member())
-		RETURNING * INTO saved;
-	ELSE
-		UPDATE sequences SET name = trim(s->>'name'), steps = s->'steps', enabled = (s->>'enabled')::bool,
-			version = version + 1, updated_at = now()
-		WHERE id = sid RETURNING * INTO saved;
-	END IF;
-	PERFORM catalog_log('sequences', saved.id, CASE WHEN sid IS NULL THEN 'create' ELSE 'update' END,
-		NULL, CASE WHEN sid IS NOT NULL THEN to_jsonb(old) END, to_jsonb(saved));
-	RETURN sequence_json(saved);
-END
-$$;
-
--- DELETE /api/v1/sequences/{id} (its enrollments end with it)
-CREATE FUNCTION sequence_delete(sid bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-	old sequences := sequence_find(sid);
-BEGIN
-	DELETE FROM sequences WHERE id = sid;
-	PERFORM catalog_log('sequences', sid, 'delete', NULL, to_jsonb(old), NULL);
-	RETURN '{}';
+	RETURN sequence_json(jsonb_populate_record(NULL::sequences, catalog_write('sequences', old, s,
+		'{name, steps, enabled, created_by}')));
 END
 $$;
 
@@ -1523,7 +1452,7 @@ $$;
 CREATE FUNCTION sequence_enroll_record(sid bigint, obj text, rid bigint) RETURNS enrollments
 LANGUAGE plpgsql AS $$
 DECLARE
-	s sequences := sequence_find(sid);
+	s sequences := jsonb_populate_record(NULL::sequences, catalog_row('sequences', sid));
 	e enrollments;
 BEGIN
 	INSERT INTO enrollments (sequence_id, object, record_id, enrolled_by)
@@ -1552,7 +1481,7 @@ DECLARE
 	obj text := body->>'object';
 	rid bigint := json_id(body->'record_id');
 BEGIN
-	PERFORM sequence_find(sid);
+	PERFORM catalog_row('sequences', sid);
 	IF obj IS NULL OR obj NOT IN ('leads', 'contacts') THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', '{"object": "invalid_value"}');
 	ELSIF rid IS NULL THEN
@@ -1568,7 +1497,7 @@ $$;
 CREATE FUNCTION sequence_enrollments(sid bigint, lim int, cur text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	PERFORM sequence_find(sid);
+	PERFORM catalog_row('sequences', sid);
 	RETURN child_page('enrollments', 'sequence_id', sid, lim, cur);
 END
 $$;
