@@ -33,7 +33,7 @@
 
 #define JOB_LEASE "60 seconds"
 #define JOB_MAX_ATTEMPTS 5
-#define JOB_BATCH "100"
+#define JOB_BATCH "250"
 /* long or slow: a step of an import, a webhook call of up to 10 s, an
  * e-mail of up to 30 s; one at a time, so the lease covers the job */
 #define LONG_KINDS "'import', 'rule_backfill', 'deliver', 'email'"
@@ -96,6 +96,13 @@ static struct db_stmt stmt_schedule_sweeps = DB_STMT(
     "FROM public.tenants t, (SELECT extract(epoch FROM now())::bigint / x.len AS slot, x.len "
     " FROM (SELECT extract(epoch FROM interval '" SWEEP_EVERY "')::bigint AS len) x) s "
     "WHERE t.status = 'active' ON CONFLICT DO NOTHING", 0);
+/* Milliseconds until the next queued job is due, at most a second: timers
+ * fire on their second rather than at the next poll (NOTIFY only tells of
+ * jobs due when queued). */
+static struct db_stmt stmt_next_due = DB_STMT(
+    "SELECT coalesce(least(1000, greatest(0, "
+    " ceil(extract(epoch FROM min(run_at) - now()) * 1000))), 1000)::int "
+    "FROM public.jobs WHERE status = 'queued'", 0);
 static struct db_stmt stmt_forget_done = DB_STMT(
     "DELETE FROM public.jobs WHERE status = 'done' AND updated_at < now() - interval '1 day'", 0);
 
@@ -127,6 +134,19 @@ heartbeat(struct arena *a)
 	if (REDIS(&r, "SET", key, "alive", "EX", "30") == NULL)
 		log_warn("heartbeat failed: Redis is unavailable");
 	arena_reset(a);
+}
+
+static int
+next_due_ms(struct arena *a)
+{
+	struct req r;
+
+	req_init(&r, a);
+	const char *ms = DB_VALUE(&r, &stmt_next_due, DB_COMMIT, NULL);
+	int wait = ms != NULL ? atoi(ms) : 1000;
+	db_rollback(&r);
+	arena_reset(a);
+	return wait;
 }
 
 /* Queues the sweeps due and forgets old finished jobs. */
@@ -371,7 +391,7 @@ main(void)
 		ran += run_due_jobs(&arena, &stmt_claim_long);
 		if (ran > 0 || stopping)
 			continue;
-		if (db_wait_notification("LISTEN crm_jobs", 1000) < 0)
+		if (db_wait_notification("LISTEN crm_jobs", next_due_ms(&arena)) < 0)
 			sleep(1);
 	}
 	log_info("crm-worker stopped");

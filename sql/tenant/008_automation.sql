@@ -901,13 +901,16 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	t jsonb;
 	r rules;
+	task tasks;
 BEGIN
 	IF payload->>'what' = 'task_due' THEN
-		t := record_row('tasks', rid);
-		IF t->>'status' = 'open' AND t->>'deleted_at' IS NULL AND key = format('task_due:%s:%s', rid,
-			extract(epoch FROM (t->>'due_at')::timestamptz)) THEN
-			PERFORM notify(ARRAY[(t->>'assignee_id')::bigint], 'task_due',
-				automation_text('任务即将到期：', 'Task due soon: ') || (t->>'subject'), NULL,
+		-- a static query (its plan is kept), not record_row: thousands of
+		-- reminders may fall due on one second
+		SELECT * INTO task FROM tasks WHERE id = rid;
+		IF task.status = 'open' AND task.deleted_at IS NULL
+			AND key = format('task_due:%s:%s', rid, extract(epoch FROM task.due_at)) THEN
+			PERFORM notify(ARRAY[task.assignee_id], 'task_due',
+				automation_text('任务即将到期：', 'Task due soon: ') || task.subject, NULL,
 				'tasks', rid, NULL, key);
 		END IF;
 	ELSIF payload->>'what' = 'rule' THEN
