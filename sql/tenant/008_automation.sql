@@ -1068,6 +1068,14 @@ BEGIN
 END
 $$;
 
+-- How a customer last came into the pool: the history entry (at, action
+-- released or returned_to_pool, actor) of that move.
+CREATE FUNCTION pool_entry(cid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT history_entry(a, '{}') FROM audit_log a
+	WHERE a.object = 'customers' AND a.record_id = cid AND a.field = 'in_pool'
+	ORDER BY a.id DESC LIMIT 1
+$$;
+
 -- GET /api/v1/customers/pool: the customers in the pool, for everyone who
 -- may read customers, newest first.
 CREATE FUNCTION pool_list(lim int, cur text, q text) RETURNS jsonb
@@ -1080,7 +1088,7 @@ BEGIN
 		PERFORM crm_raise('CRM15', 'q too short', '{"q": "too_short"}');
 	END IF;
 	RETURN page_answer((SELECT jsonb_agg(record_out('customers', to_jsonb(x), hidden)
-			ORDER BY x.updated_at DESC, x.id DESC)
+			|| jsonb_build_object('pool_entry', pool_entry(x.id)) ORDER BY x.updated_at DESC, x.id DESC)
 		FROM (SELECT * FROM customers t WHERE t.deleted_at IS NULL AND t.in_pool
 			AND (c IS NULL OR (t.updated_at, t.id) < ((c->>0)::timestamptz, (c->>2)::bigint))
 			AND (q IS NULL OR t._search LIKE '%' || search_query(q) || '%')
@@ -1423,6 +1431,7 @@ DECLARE
 	s jsonb := catalog_merge(old, body, '{"enabled": true}');
 	bad jsonb := catalog_check(s, 200);
 	i int;
+	saved sequences;
 BEGIN
 	IF jsonb_typeof(s->'steps') IS DISTINCT FROM 'array' OR jsonb_array_length(s->'steps') NOT BETWEEN 1 AND 20 THEN
 		bad := bad || '{"steps": "invalid_value"}';
@@ -1445,8 +1454,30 @@ BEGIN
 	IF bad <> '{}' THEN
 		RETURN crm_raise_fields(bad);
 	END IF;
-	RETURN sequence_json(jsonb_populate_record(NULL::sequences, catalog_write('sequences', old, s,
-		'{name, steps, enabled, created_by}')));
+	saved := jsonb_populate_record(NULL::sequences, catalog_write('sequences', old, s,
+		'{name, steps, enabled, created_by}'));
+	PERFORM sequence_resume(saved);
+	RETURN sequence_json(saved);
+END
+$$;
+
+-- After a save, the active enrollments go on by the sequence as it is now:
+-- switched back on, the due steps are sent; steps moved, their timers move;
+-- an enrollment past the last step is complete.
+CREATE FUNCTION sequence_resume(s sequences) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	e enrollments;
+BEGIN
+	IF NOT s.enabled THEN
+		RETURN;
+	END IF;
+	FOR e IN SELECT * FROM enrollments WHERE sequence_id = s.id AND status = 'active' LOOP
+		IF e.step >= jsonb_array_length(s.steps) THEN
+			PERFORM enrollment_end(e.id, 'completed', NULL);
+		ELSE
+			PERFORM sequence_schedule(e, s);
+		END IF;
+	END LOOP;
 END
 $$;
 
@@ -1470,9 +1501,10 @@ BEGIN
 END
 $$;
 
--- The timer of an enrollment's next step.
+-- The timer of an enrollment's next step; keyed by the sequence's version
+-- too, so that a save sets it anew (sequence_step ignores a stale one).
 CREATE FUNCTION sequence_schedule(e enrollments, s sequences) RETURNS void LANGUAGE sql AS $$
-	SELECT platform.enqueue('timer', e.id, format('seq:%s:%s', e.id, e.step),
+	SELECT platform.enqueue('timer', e.id, format('seq:%s:%s:%s', e.id, e.step, s.version),
 		e.enrolled_at + make_interval(days => (s.steps->e.step->>'day')::int),
 		jsonb_build_object('what', 'sequence_step', 'step', e.step))
 $$;
@@ -1539,7 +1571,10 @@ BEGIN
 	SELECT * INTO e FROM enrollments WHERE id = eid AND status = 'active' AND enrollments.step = sequence_step.step
 		FOR UPDATE;
 	SELECT * INTO s FROM sequences WHERE id = e.sequence_id AND enabled;
-	IF e.id IS NULL OR s.id IS NULL THEN
+	-- off, or the step's day moved later by an edit: the timer the save set
+	-- does it (sequence_resume)
+	IF e.id IS NULL OR s.id IS NULL
+		OR e.enrolled_at + make_interval(days => (s.steps->step->>'day')::int) > now() THEN
 		RETURN;
 	END IF;
 	rec := record_row(e.object, e.record_id);

@@ -210,7 +210,10 @@ test('the public pool: customers return, members claim within their limit, all a
   assert.equal(released.owner_id, null);
   assertError(await api('POST', `/api/v1/customers/${c.id}/release`, { token: owner.access_token }), 409, 'conflict');
   const pool = await get(salesB.access_token, '/api/v1/customers/pool?limit=200');
-  assert.ok(pool.data.some((x) => x.id === c.id), 'everyone sees the pool');
+  const entry = pool.data.find((x) => x.id === c.id)?.pool_entry;
+  assert.ok(entry, 'everyone sees the pool');
+  assert.equal(entry.action, 'released', 'and how each customer came into it');
+  assert.equal(entry.actor.id, salesA.member.id);
   const claimed = expectStatus(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesB.access_token }), 200);
   assert.equal(claimed.owner_id, salesB.member.id);
   assert.equal(claimed.in_pool, false);
@@ -230,6 +233,9 @@ test('the public pool: customers return, members claim within their limit, all a
   const back = await get(owner.access_token, `/api/v1/customers/${quiet.id}`);
   assert.equal(back.in_pool, true);
   assert.equal(back.owner_id, null);
+  const returned = (await get(owner.access_token, '/api/v1/customers/pool?limit=200')).data.find((x) => x.id === quiet.id);
+  assert.equal(returned.pool_entry.action, 'returned_to_pool');
+  assert.equal(returned.pool_entry.actor, null, 'the sweep, not a member');
   // another workspace sees none of it
   const other = await signup();
   assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: other.access_token }), 404, 'not_found');
@@ -336,6 +342,34 @@ test('nurture sequences: enroll by hand or by rule, e-mail by day, stop on reply
   const other = await signup();
   assertError(await api('GET', `/api/v1/sequences/${seq.id}`, { token: other.access_token }), 404, 'not_found');
   assertError(await api('POST', `/api/v1/enrollments/${e3.id}/stop`, { token: other.access_token }), 404, 'not_found');
+});
+
+test('a sequence switched off holds its e-mails; switched on, or with a step moved earlier, it goes on', async () => {
+  const t = owner.access_token;
+  const seq = expectStatus(await api('POST', '/api/v1/sequences', { token: t, body: {
+    name: '暂停的培育', enabled: false, steps: [{ day: 0, subject: '第一封', body: '一' },
+      { day: 5, subject: '第二封', body: '二' }],
+  } }), 201);
+  const lead = await createRecord(t, 'leads', { name: `暂停线索 ${unique()}`, email: `paused-${unique()}@example.com` });
+  const e = expectStatus(await api('POST', `/api/v1/sequences/${seq.id}/enrollments`, { token: t,
+    body: { object: 'leads', record_id: lead.id } }), 201);
+  const subjects = async () => (await inTenant(tid,
+    `SELECT subject FROM emails WHERE enrollment_id = ${e.id} ORDER BY id`)).map((r) => r[0]);
+  // the day-0 timer comes while the sequence is off: nothing is sent
+  await eventually('the first timer to pass', async () => (await sql(`SELECT 1 FROM jobs WHERE tenant_id = ${tid}
+    AND kind = 'timer' AND key = 'seq:${e.id}:0:${seq.version}' AND status = 'done'`)).length > 0);
+  assert.deepEqual(await subjects(), []);
+  // switched on: the due step goes out; the day-5 one waits
+  const on = expectStatus(await api('PATCH', `/api/v1/sequences/${seq.id}`, { token: t,
+    body: { enabled: true, version: seq.version } }), 200);
+  await eventually('the first e-mail', async () => (await subjects()).length === 1);
+  // its day moved to 0: the second goes out now and the enrollment is complete
+  expectStatus(await api('PATCH', `/api/v1/sequences/${seq.id}`, { token: t, body: { version: on.version,
+    steps: [{ day: 0, subject: '第一封', body: '一' }, { day: 0, subject: '第二封', body: '二' }] } }), 200);
+  await eventually('the second e-mail', async () => (await subjects()).length === 2);
+  assert.deepEqual(await subjects(), ['第一封', '第二封'], 'each step once');
+  const [row] = (await get(t, `/api/v1/sequences/${seq.id}/enrollments`)).data;
+  assert.equal(row.status, 'completed');
 });
 
 test('workspace settings: read by members, changed by settings managers, checked, audited', async () => {
