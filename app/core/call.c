@@ -110,26 +110,36 @@ call_list_params(struct req *r, int limit_max, const char **out)
 	return 0;
 }
 
-/* The version a PATCH is made against: If-Match (3, "3" or W/"3"), else
- * "version" in the body. */
+/* The version If-Match names (3, "3" or W/"3"), or NULL without the header;
+ * a malformed one is a 400. */
+static const char *
+if_match_version(struct req *r)
+{
+	const char *h = r->if_match;
+
+	if (h == NULL)
+		return NULL;
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	size_t len = strlen(h);
+	if (len >= 2 && h[0] == '"' && h[len - 1] == '"')
+		h = arena_strndup(r->arena, h + 1, len - 2);
+	if (*h == '\0' || strlen(h) > 9 || strspn(h, "0123456789") != strlen(h)) {
+		err_set(&r->err, ERR_BAD_REQUEST, "If-Match must be the record's version.");
+		return NULL;
+	}
+	return h;
+}
+
+/* The version a PATCH is made against: If-Match, else "version" in the body. */
 static const char *
 version_arg(struct req *r)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, "version");
-	const char *h = r->if_match;
+	const char *h = if_match_version(r);
 
-	if (h != NULL) {
-		if (strncmp(h, "W/", 2) == 0)
-			h += 2;
-		size_t len = strlen(h);
-		if (len >= 2 && h[0] == '"' && h[len - 1] == '"')
-			h = arena_strndup(r->arena, h + 1, len - 2);
-		if (*h == '\0' || strlen(h) > 9 || strspn(h, "0123456789") != strlen(h)) {
-			err_set(&r->err, ERR_BAD_REQUEST, "If-Match must be the record's version.");
-			return NULL;
-		}
+	if (h != NULL || r->err.code != ERR_NONE)
 		return h;
-	}
 	if (v == NULL)
 		err_field(&r->err, "version", "required");
 	else if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
@@ -138,6 +148,20 @@ version_arg(struct req *r)
 	else
 		return req_i64(r, (int64_t)v->valuedouble);
 	return NULL;
+}
+
+/* The body of a catalog PATCH, whose function reads the version from the
+ * body: If-Match, when given, becomes its "version". */
+static const char *
+patch_arg(struct req *r)
+{
+	const char *h = if_match_version(r);
+
+	if (h != NULL && cJSON_IsObject(r->json)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(r->json, "version");
+		cJSON_AddNumberToObject(r->json, "version", atof(h));
+	}
+	return r->json != NULL ? json_print(r->arena, r->json) : "{}";
 }
 
 /* A path parameter that names one of the record objects. */
@@ -181,6 +205,8 @@ arg_value(struct req *r, const char *name, size_t len)
 	}
 	if (IS("version"))
 		return version_arg(r);
+	if (IS("patch"))
+		return patch_arg(r);
 	if (IS("limit"))
 		return req_i64(r, limit_param(r, 200));
 	if (IS("cursor"))

@@ -12,6 +12,7 @@
  *   body       the JSON body as text ("{}" without one)
  *   list       the list query (limit, cursor, sort, q, filter[…]) as JSON
  *   version    If-Match, else "version" in the body (required)
+ *   patch      the body, with If-Match (when given) as its "version"
  *   limit      ?limit= (1..200, default 50)
  *   cursor     ?cursor= as it is (opaque), or NULL
  *   q:NAME     the query parameter NAME (at most 200 bytes), or NULL */

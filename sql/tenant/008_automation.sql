@@ -249,8 +249,9 @@ BEGIN
 	IF jsonb_typeof(c) IS DISTINCT FROM 'object' THEN
 		RETURN jsonb_build_object(path, 'invalid_value');
 	ELSIF c ? 'all' OR c ? 'any' THEN
+		-- an empty "any" would never match: the rule would never run
 		IF depth > 4 OR jsonb_typeof(items) <> 'array' OR jsonb_array_length(items) > 50
-			OR (c ? 'all' AND c ? 'any') THEN
+			OR (c ? 'all' AND c ? 'any') OR (c ? 'any' AND jsonb_array_length(items) = 0) THEN
 			RETURN jsonb_build_object(path, 'invalid_value');
 		END IF;
 		FOR i IN 0 .. jsonb_array_length(items) - 1 LOOP
@@ -276,9 +277,9 @@ $$;
 -- True when obj has the field (core, or custom as "custom.key").
 CREATE FUNCTION rule_field_exists(obj text, field text) RETURNS bool
 LANGUAGE sql STABLE AS $$
-	SELECT field IS NOT NULL AND EXISTS (SELECT 1 FROM fields f WHERE f.object = obj
+	SELECT field IS NOT NULL AND (EXISTS (SELECT 1 FROM fields f WHERE f.object = obj
 		AND CASE WHEN f.core THEN f.key = field ELSE 'custom.' || f.key = field END)
-		OR field IN ('id', 'created_at', 'updated_at', 'created_by', 'tags')
+		OR field IN ('id', 'created_at', 'updated_at', 'created_by', 'tags'))
 $$;
 
 -- The type of a field of obj (core, or "custom.key"), NULL when unknown.
@@ -304,15 +305,15 @@ BEGIN
 	ELSIF kind IN ('date_offset', 'anniversary')
 		AND rule_field_type(obj, t->>'field') NOT IN ('date', 'datetime') THEN
 		RETURN '{"trigger.field": "not_a_date"}';
-	ELSIF kind = 'date_offset' AND NOT (jsonb_typeof(t->'hours') = 'number'
-		AND abs((t->>'hours')::numeric) <= 24 * 366 AND (t->>'hours') ~ '^-?[0-9]+$') THEN
+	ELSIF kind = 'date_offset' AND (jsonb_typeof(t->'hours') = 'number'
+		AND abs((t->>'hours')::numeric) <= 24 * 366 AND (t->>'hours') ~ '^-?[0-9]+$') IS NOT TRUE THEN
 		RETURN '{"trigger.hours": "invalid_value"}';
-	ELSIF kind = 'no_activity' AND (obj <> 'customers' OR NOT (jsonb_typeof(t->'days') = 'number'
-		AND (t->>'days') ~ '^[0-9]+$' AND (t->>'days')::int BETWEEN 1 AND 3650)) THEN
+	ELSIF kind = 'no_activity' AND (obj <> 'customers' OR (jsonb_typeof(t->'days') = 'number'
+		AND (t->>'days') ~ '^[0-9]+$' AND (t->>'days')::int BETWEEN 1 AND 3650) IS NOT TRUE) THEN
 		RETURN CASE WHEN obj <> 'customers' THEN '{"trigger.type": "not_supported_for_object"}'
 			ELSE '{"trigger.days": "invalid_value"}' END;
-	ELSIF kind = 'anniversary' AND NOT (jsonb_typeof(t->'days_before') = 'number'
-		AND (t->>'days_before') ~ '^[0-9]+$' AND (t->>'days_before')::int <= 60) THEN
+	ELSIF kind = 'anniversary' AND (jsonb_typeof(t->'days_before') = 'number'
+		AND (t->>'days_before') ~ '^[0-9]+$' AND (t->>'days_before')::int <= 60) IS NOT TRUE THEN
 		RETURN '{"trigger.days_before": "invalid_value"}';
 	END IF;
 	RETURN '{}';
@@ -341,38 +342,38 @@ BEGIN
 	ELSIF kind IS NULL OR kind NOT IN ('notify', 'assign', 'create_task', 'set_field', 'add_tag',
 		'add_score', 'webhook', 'email', 'enroll') THEN
 		RETURN jsonb_build_object(path || '.type', 'invalid_value');
-	ELSIF kind IN ('notify', 'email') AND NOT rule_check_recipient(a->'to') THEN
+	ELSIF kind IN ('notify', 'email') AND rule_check_recipient(a->'to') IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.to', 'invalid_value');
 	ELSIF kind IN ('notify', 'email', 'create_task')
-		AND NOT (jsonb_typeof(coalesce(a->'title', a->'subject')) = 'string'
-			AND length(coalesce(a->>'title', a->>'subject')) BETWEEN 1 AND 200) THEN
+		AND (jsonb_typeof(coalesce(a->'title', a->'subject')) = 'string'
+			AND length(coalesce(a->>'title', a->>'subject')) BETWEEN 1 AND 200) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || CASE WHEN kind = 'notify' THEN '.title' ELSE '.subject' END,
 			'required');
 	ELSIF kind IN ('notify', 'email') AND length(a->>'body') > 10000 THEN
 		RETURN jsonb_build_object(path || '.body', 'too_long');
-	ELSIF kind = 'assign' AND NOT (
+	ELSIF kind = 'assign' AND (
 		(a->>'strategy' = 'member' AND EXISTS (SELECT 1 FROM members m
 			WHERE m.id = json_id(a->'member') AND m.status = 'active'))
 		OR (a->>'strategy' IN ('round_robin', 'least_loaded') AND (
 			EXISTS (SELECT 1 FROM roles r WHERE r.key = a->>'role')
 			OR (jsonb_typeof(a->'members') = 'array' AND jsonb_array_length(a->'members') BETWEEN 1 AND 500
 				AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a->'members') x
-					WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = json_id(x))))))) THEN
+					WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = json_id(x))))))) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path, 'invalid_assignment');
 	ELSIF kind = 'assign' AND ocol IS NULL THEN
 		RETURN jsonb_build_object(path || '.type', 'not_supported_for_object');
-	ELSIF kind = 'create_task' AND NOT (a->'due_in_hours' IS NULL
-		OR (jsonb_typeof(a->'due_in_hours') = 'number' AND (a->>'due_in_hours')::numeric BETWEEN 0 AND 24 * 366)) THEN
+	ELSIF kind = 'create_task' AND (a->'due_in_hours' IS NULL
+		OR (jsonb_typeof(a->'due_in_hours') = 'number' AND (a->>'due_in_hours')::numeric BETWEEN 0 AND 24 * 366)) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.due_in_hours', 'invalid_value');
-	ELSIF kind = 'set_field' AND (NOT rule_field_exists(obj, a->>'field')
+	ELSIF kind = 'set_field' AND (NOT rule_field_exists(coalesce(a->>'on', obj), a->>'field')
 		OR a->>'field' IN ('id', 'created_at', 'updated_at', 'created_by')) THEN
 		RETURN jsonb_build_object(path || '.field', 'unknown_field');
 	ELSIF kind = 'set_field' AND NOT a ? 'value' THEN
 		RETURN jsonb_build_object(path || '.value', 'required');
-	ELSIF kind = 'add_tag' AND NOT (jsonb_typeof(a->'tag') = 'string' AND length(a->>'tag') BETWEEN 1 AND 50) THEN
+	ELSIF kind = 'add_tag' AND (jsonb_typeof(a->'tag') = 'string' AND length(a->>'tag') BETWEEN 1 AND 50) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.tag', 'invalid_value');
-	ELSIF kind = 'add_score' AND NOT (jsonb_typeof(a->'points') = 'number'
-		AND (a->>'points') ~ '^-?[0-9]{1,4}$') THEN
+	ELSIF kind = 'add_score' AND (jsonb_typeof(a->'points') = 'number'
+		AND (a->>'points') ~ '^-?[0-9]{1,4}$') IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.points', 'invalid_value');
 	ELSIF kind = 'add_score' AND coalesce(a->>'on', obj) <> 'leads' THEN
 		RETURN jsonb_build_object(path || '.on', 'invalid_value');
@@ -382,9 +383,9 @@ BEGIN
 		RETURN jsonb_build_object(path || '.sequence', 'invalid_value');
 	ELSIF kind = 'webhook' AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = json_id(a->'webhook')) THEN
 		RETURN jsonb_build_object(path || '.webhook', 'invalid_value');
-	ELSIF a ? 'on' AND NOT (a->>'on' = obj OR a->>'on' IN ('customers', 'leads', 'opportunities')
+	ELSIF a ? 'on' AND (a->>'on' = obj OR a->>'on' IN ('customers', 'leads', 'opportunities')
 		AND EXISTS (SELECT 1 FROM fields f WHERE f.object = obj AND f.core
-			AND f.key = (SELECT singular FROM objects WHERE name = a->>'on') || '_id')) THEN
+			AND f.key = (SELECT singular FROM objects WHERE name = a->>'on') || '_id')) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.on', 'invalid_value');
 	END IF;
 	RETURN '{}';

@@ -142,6 +142,18 @@ test('bad rules are 422 naming the part, and change nothing', async () => {
     [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'set_field', field: 'id', value: 1 }] }, { 'actions[0].field': 'unknown_field' }],
     [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'webhook', webhook: 424242 }] }, { 'actions[0].webhook': 'invalid_value' }],
     [{ name: 'x', object: 'tasks', trigger: { type: 'date_offset', field: 'subject', hours: 1 }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.field': 'not_a_date' }],
+    // a part left out, or null, is as bad as a wrong one
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, conditions: { all: [{ field: null, op: 'eq', value: 1 }] }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'conditions.all[0].field': 'unknown_field' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, conditions: { all: [{ any: [] }] }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'conditions.all[0]': 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'notify', to: 'owner' }] }, { 'actions[0].title': 'required' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'create_task' }] }, { 'actions[0].subject': 'required' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'add_tag' }] }, { 'actions[0].tag': 'invalid_value' }],
+    [{ name: 'x', object: 'leads', trigger: { type: 'created' }, actions: [{ type: 'add_score' }] }, { 'actions[0].points': 'invalid_value' }],
+    [{ name: 'x', object: 'customers', trigger: { type: 'created' }, actions: [{ type: 'assign' }] }, { 'actions[0]': 'invalid_assignment' }],
+    [{ name: 'x', object: 'tasks', trigger: { type: 'date_offset', field: 'due_at' }, actions: [{ type: 'add_tag', tag: 'x' }] }, { 'trigger.hours': 'invalid_value' }],
+    [{ name: 'x', object: 'contacts', trigger: { type: 'created' }, actions: [{ type: 'add_tag', tag: 'x', on: null }] }, { 'actions[0].on': 'invalid_value' }],
+    // set_field on a linked record takes that record's fields
+    [{ name: 'x', object: 'opportunities', trigger: { type: 'created' }, actions: [{ type: 'set_field', on: 'customers', field: 'amount', value: 1 }] }, { 'actions[0].field': 'unknown_field' }],
   ];
   for (const [body, fields] of bad) {
     assertError(await api('POST', '/api/v1/rules', { token: owner.access_token, body }), 422, 'validation_failed', fields);
@@ -151,6 +163,36 @@ test('bad rules are 422 naming the part, and change nothing', async () => {
   assertError(await api('GET', '/api/v1/rules/1/runs?cursor=zzz', { token: owner.access_token }), 400, 'bad_request',
     { cursor: 'invalid_value' });
   assert.equal((await get(owner.access_token, '/api/v1/rules')).data.length, before);
+  // …and the field of the linked record is fine
+  const linked = expectStatus(await api('POST', '/api/v1/rules', { token: owner.access_token, body: { name: '商机带动客户等级',
+    object: 'opportunities', trigger: { type: 'created' }, actions: [{ type: 'set_field', on: 'customers', field: 'level', value: 'A' }] } }), 201);
+  expectStatus(await api('DELETE', `/api/v1/rules/${linked.id}`, { token: owner.access_token }), 204);
+});
+
+test('PATCH of a rule, webhook or sequence takes If-Match as the version', async () => {
+  const t = owner.access_token;
+  const rule = expectStatus(await api('POST', '/api/v1/rules', { token: t, body: { name: '版本测试', object: 'customers',
+    trigger: { type: 'created' }, actions: [{ type: 'add_tag', tag: '版本' }] } }), 201);
+  assertError(await api('PATCH', `/api/v1/rules/${rule.id}`, { token: t, headers: { 'If-Match': String(rule.version + 5) },
+    body: { name: '过期的修改' } }), 412, 'version_conflict');
+  assertError(await api('PATCH', `/api/v1/rules/${rule.id}`, { token: t, headers: { 'If-Match': 'abc' },
+    body: { name: '坏的版本' } }), 400, 'bad_request');
+  assert.equal((await get(t, `/api/v1/rules/${rule.id}`)).name, '版本测试', 'nothing changed');
+  const renamed = expectStatus(await api('PATCH', `/api/v1/rules/${rule.id}`, { token: t,
+    headers: { 'If-Match': `W/"${rule.version}"` }, body: { name: '新名字', version: 999 } }), 200);
+  assert.equal(renamed.name, '新名字', 'If-Match wins over a version in the body');
+  assert.equal(renamed.version, rule.version + 1);
+  const seq = expectStatus(await api('POST', '/api/v1/sequences', { token: t, body: { name: '版本序列',
+    steps: [{ day: 1, subject: 'a', body: 'b' }] } }), 201);
+  assertError(await api('PATCH', `/api/v1/sequences/${seq.id}`, { token: t, headers: { 'If-Match': '"9"' },
+    body: { name: 'x' } }), 412, 'version_conflict');
+  const hook = expectStatus(await api('POST', '/api/v1/webhooks', { token: t, body: { name: '版本钩子',
+    url: 'https://example.com/hook' } }), 201);
+  assertError(await api('PATCH', `/api/v1/webhooks/${hook.id}`, { token: t, headers: { 'If-Match': '7' },
+    body: { name: 'x' } }), 412, 'version_conflict');
+  for (const [p] of [[`/api/v1/rules/${rule.id}`], [`/api/v1/sequences/${seq.id}`], [`/api/v1/webhooks/${hook.id}`]]) {
+    expectStatus(await api('DELETE', p, { token: t }), 204);
+  }
 });
 
 test('rules belong to their workspace and to those who manage settings', async () => {

@@ -16,7 +16,7 @@
 static struct call rules_list = CALL(SQL_JSON("rules_list()"), 0, "", 200);
 static struct call rule_get = CALL(SQL_JSON("rule_get($1)"), 1, "{id}", 200);
 static struct call rule_create = CALL(SQL_JSON("rule_save(NULL, $1::jsonb)"), 1, "body", 201);
-static struct call rule_update = CALL(SQL_JSON("rule_save($1, $2::jsonb)"), 2, "{id} body", 200);
+static struct call rule_update = CALL(SQL_JSON("rule_save($1, $2::jsonb)"), 2, "{id} patch", 200);
 static struct call rule_delete = CALL(SQL_JSON("catalog_remove('rules', $1)"), 1, "{id}", 204);
 static struct call rule_runs = CALL(SQL_JSON("rule_runs_list($1, $2, $3)"), 3,
     "{id} limit cursor", 200);
@@ -34,7 +34,7 @@ static struct call release = CALL(SQL_JSON("customer_release($1)"), 1, "{id}", 2
 static struct call webhooks_list = CALL(SQL_JSON("webhooks_list()"), 0, "", 200);
 static struct call webhook_create = CALL(SQL_JSON("webhook_save(NULL, $1::jsonb)"), 1, "body", 201);
 static struct call webhook_update = CALL(SQL_JSON("webhook_save($1, $2::jsonb)"), 2,
-    "{id} body", 200);
+    "{id} patch", 200);
 static struct call webhook_delete = CALL(SQL_JSON("catalog_remove('webhooks', $1)"), 1, "{id}", 204);
 static struct call deliveries = CALL(SQL_JSON("webhook_deliveries($1, $2, $3)"), 3,
     "{id} limit cursor", 200);
@@ -44,7 +44,7 @@ static struct call sequence_get = CALL(SQL_JSON("sequence_get($1)"), 1, "{id}", 
 static struct call sequence_create = CALL(SQL_JSON("sequence_save(NULL, $1::jsonb)"), 1,
     "body", 201);
 static struct call sequence_update = CALL(SQL_JSON("sequence_save($1, $2::jsonb)"), 2,
-    "{id} body", 200);
+    "{id} patch", 200);
 static struct call sequence_delete = CALL(SQL_JSON("catalog_remove('sequences', $1)"), 1, "{id}", 204);
 static struct call enroll = CALL(SQL_JSON("sequence_enroll($1, $2::jsonb)"), 2,
     "{id} body", 201);

@@ -15,7 +15,7 @@ static struct call fields_list = CALL(SQL_JSON("fields_list($1)"), 1, "{object}"
 static struct call field_create = CALL(SQL_JSON("field_create($1, $2::jsonb)"), 2,
     "{object} body", 201);
 static struct call field_update = CALL(SQL_JSON("field_update($1, $2, $3::jsonb)"), 3,
-    "{object} {key} body", 200);
+    "{object} {key} patch", 200);
 static struct call field_delete = CALL(SQL_JSON("field_delete($1, $2)"), 2,
     "{object} {key}", 204);
 
@@ -23,18 +23,18 @@ static struct call roles_list = CALL(SQL_JSON("roles_list()"), 0, "", 200);
 static struct call role_create = CALL(SQL_JSON("role_save(NULL, $1::jsonb, true)"), 1,
     "body", 201);
 static struct call role_update = CALL(SQL_JSON("role_save($1, $2::jsonb, false)"), 2,
-    "{key} body", 200);
+    "{key} patch", 200);
 
 static struct call pipelines_list = CALL(SQL_JSON("pipelines_list()"), 0, "", 200);
 static struct call pipeline_create = CALL(SQL_JSON("pipeline_save(NULL, $1::jsonb)"), 1,
     "body", 201);
 static struct call pipeline_update = CALL(SQL_JSON("pipeline_save($1, $2::jsonb)"), 2,
-    "{id} body", 200);
+    "{id} patch", 200);
 static struct call pipeline_delete = CALL(SQL_JSON("pipeline_delete($1)"), 1, "{id}", 204);
 
 static struct call tags_list = CALL(SQL_JSON("tags_list()"), 0, "", 200);
 static struct call tag_create = CALL(SQL_JSON("tag_save(NULL, $1::jsonb)"), 1, "body", 201);
-static struct call tag_update = CALL(SQL_JSON("tag_save($1, $2::jsonb)"), 2, "{id} body", 200);
+static struct call tag_update = CALL(SQL_JSON("tag_save($1, $2::jsonb)"), 2, "{id} patch", 200);
 static struct call tag_delete = CALL(SQL_JSON("tag_delete($1)"), 1, "{id}", 204);
 
 static struct call duplicates = CALL(SQL_JSON("customer_duplicates($1, $2, $3)"), 3,
