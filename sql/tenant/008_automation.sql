@@ -344,13 +344,15 @@ BEGIN
 		RETURN jsonb_build_object(path || '.type', 'invalid_value');
 	ELSIF kind IN ('notify', 'email') AND rule_check_recipient(a->'to') IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || '.to', 'invalid_value');
-	ELSIF kind IN ('notify', 'email', 'create_task')
+	ELSIF kind IN ('notify', 'create_task')
 		AND (jsonb_typeof(coalesce(a->'title', a->'subject')) = 'string'
 			AND length(coalesce(a->>'title', a->>'subject')) BETWEEN 1 AND 200) IS NOT TRUE THEN
 		RETURN jsonb_build_object(path || CASE WHEN kind = 'notify' THEN '.title' ELSE '.subject' END,
 			'required');
-	ELSIF kind IN ('notify', 'email') AND length(a->>'body') > 10000 THEN
+	ELSIF kind = 'notify' AND length(a->>'body') > 10000 THEN
 		RETURN jsonb_build_object(path || '.body', 'too_long');
+	ELSIF kind = 'email' AND email_content_check(a, path || '.') <> '{}' THEN
+		RETURN email_content_check(a, path || '.');
 	ELSIF kind = 'assign' AND (
 		(a->>'strategy' = 'member' AND EXISTS (SELECT 1 FROM members m
 			WHERE m.id = json_id(a->'member') AND m.status = 'active'))
@@ -392,12 +394,12 @@ BEGIN
 END
 $$;
 
--- Rules, webhooks and sequences are catalogs of one shape: an id, a name, an
--- enabled flag and a version; created, replaced in part by PATCH (If-Match or
+-- Rules, webhooks, sequences and e-mail templates are catalogs of one shape:
+-- an id, a name, a version (and an enabled flag but for templates); created, replaced in part by PATCH (If-Match or
 -- "version"), deleted, each change logged by catalog_log. The functions below
 -- do those steps for any of them; each kind checks its own fields.
 
--- A catalog item (tbl: rules, webhooks or sequences) as jsonb, or CRM14.
+-- A catalog item (tbl: rules, webhooks, sequences, email_templates) as jsonb, or CRM14.
 CREATE FUNCTION catalog_row(tbl text, iid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	item jsonb;
@@ -431,12 +433,12 @@ END
 $$;
 
 -- The checks every catalog item shares: a name of 1 to max_name characters
--- and a boolean enabled flag. Returns the bad fields.
+-- and, where the kind has one, a boolean enabled flag. Returns the bad fields.
 CREATE FUNCTION catalog_check(item jsonb, max_name int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN jsonb_typeof(item->'name') IS DISTINCT FROM 'string'
 			OR length(item->>'name') NOT BETWEEN 1 AND max_name THEN '{"name": "required"}'::jsonb
 			ELSE '{}' END
-		|| CASE WHEN jsonb_typeof(item->'enabled') IS DISTINCT FROM 'boolean'
+		|| CASE WHEN item ? 'enabled' AND jsonb_typeof(item->'enabled') IS DISTINCT FROM 'boolean'
 			THEN '{"enabled": "invalid_value"}'::jsonb ELSE '{}' END
 $$;
 
@@ -740,9 +742,9 @@ BEGIN
 				'object', obj, 'record', record_out(obj, rec, '{}')));
 		RETURN jsonb_build_object('type', kind, 'status', 'done', 'delivery_id', d);
 	WHEN 'email' THEN
-		PERFORM email_queue(m.email, rule_render(a->>'subject', rec), rule_render(a->>'body', rec),
+		PERFORM email_queue(m.email, rule_render(content->>'subject', rec), rule_render(content->>'body', rec),
 			effect || ':' || m.id, r.id)
-		FROM members m WHERE m.id = ANY(rule_recipients(a->'to', obj, rec));
+		FROM members m, email_content(a) content WHERE m.id = ANY(rule_recipients(a->'to', obj, rec));
 		RETURN jsonb_build_object('type', kind, 'status', 'done');
 	WHEN 'enroll' THEN
 		RETURN jsonb_build_object('type', kind, 'status', 'done', 'enrollment_id',
@@ -1329,6 +1331,85 @@ BEGIN
 END
 $$;
 
+-- E-mail templates ----------------------------------------------------------------
+--
+-- Written once, used by rules' email actions and sequence steps: {"template":
+-- id} in place of their own subject and body. {{field}} in either is filled
+-- from the record when the e-mail is made, so an edit reaches the e-mails
+-- not yet sent.
+
+CREATE TABLE email_templates (
+	id bigserial PRIMARY KEY,
+	name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+	subject text NOT NULL CHECK (length(subject) BETWEEN 1 AND 200),
+	body text NOT NULL CHECK (length(body) BETWEEN 1 AND 20000),
+	version int NOT NULL DEFAULT 1,
+	created_by bigint REFERENCES members (id),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Checks the e-mail of an email action, a sequence step or a template (keys
+-- prefixed by path): a template of this workspace, or a subject of 1-200
+-- characters and a body of 1-20,000 of its own.
+CREATE FUNCTION email_content_check(part jsonb, path text) RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN part ? 'template' THEN
+		CASE WHEN EXISTS (SELECT 1 FROM email_templates t WHERE t.id = json_id(part->'template'))
+			THEN '{}'::jsonb ELSE jsonb_build_object(path || 'template', 'invalid_value') END
+	ELSE
+		CASE WHEN (jsonb_typeof(part->'subject') = 'string' AND length(part->>'subject') BETWEEN 1 AND 200) IS NOT TRUE
+			THEN jsonb_build_object(path || 'subject', 'required') ELSE '{}' END
+		|| CASE WHEN (jsonb_typeof(part->'body') = 'string' AND length(part->>'body') BETWEEN 1 AND 20000) IS NOT TRUE
+			THEN jsonb_build_object(path || 'body', 'required') ELSE '{}' END
+	END
+$$;
+
+-- The {subject, body} an email action or sequence step sends: its
+-- template's when it names one, else its own.
+CREATE FUNCTION email_content(part jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN part ? 'template' THEN (SELECT jsonb_build_object('subject', t.subject, 'body', t.body)
+		FROM email_templates t WHERE t.id = json_id(part->'template'))
+		ELSE jsonb_build_object('subject', part->>'subject', 'body', part->>'body') END
+$$;
+
+-- GET /api/v1/email_templates
+CREATE FUNCTION email_templates_list() RETURNS jsonb LANGUAGE sql STABLE AS $$
+	SELECT jsonb_build_object('data', coalesce(jsonb_agg(to_jsonb(t) ORDER BY t.id), '[]'))
+	FROM email_templates t
+$$;
+
+-- POST /api/v1/email_templates (tid NULL), PATCH /api/v1/email_templates/{id}:
+-- {name, subject, body}.
+CREATE FUNCTION email_template_save(tid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	old jsonb := CASE WHEN tid IS NOT NULL THEN catalog_row('email_templates', tid) END;
+	t jsonb := catalog_merge(old, body, '{}') - 'template';
+	bad jsonb := catalog_check(t, 200) || email_content_check(t, '');
+BEGIN
+	IF bad <> '{}' THEN
+		RETURN crm_raise_fields(bad);
+	END IF;
+	RETURN catalog_write('email_templates', old, t, '{name, subject, body, created_by}');
+END
+$$;
+
+-- DELETE /api/v1/email_templates/{id}: refused (409) while a rule or a
+-- sequence sends it.
+CREATE FUNCTION email_template_delete(tid bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	user_name text := coalesce(
+		(SELECT r.name FROM rules r, jsonb_array_elements(r.actions) a
+			WHERE json_id(a->'template') = tid LIMIT 1),
+		(SELECT s.name FROM sequences s, jsonb_array_elements(s.steps) st
+			WHERE json_id(st->'template') = tid LIMIT 1));
+BEGIN
+	IF user_name IS NOT NULL THEN
+		PERFORM crm_raise('CRM16', format('The template is in use by "%s".', user_name));
+	END IF;
+	RETURN catalog_remove('email_templates', tid);
+END
+$$;
+
 -- Nurture sequences ---------------------------------------------------------------
 --
 -- A sequence sends its steps' e-mails to an enrolled lead or contact on day
@@ -1438,18 +1519,11 @@ BEGIN
 		bad := bad || '{"steps": "invalid_value"}';
 	ELSE
 		FOR i IN 0 .. jsonb_array_length(s->'steps') - 1 LOOP
-			IF NOT (jsonb_typeof(s->'steps'->i->'day') = 'number' AND (s->'steps'->i->>'day') ~ '^[0-9]{1,3}$'
-				AND (i = 0 OR (s->'steps'->i->>'day')::int >= (s->'steps'->(i - 1)->>'day')::int)) THEN
+			IF (jsonb_typeof(s->'steps'->i->'day') = 'number' AND (s->'steps'->i->>'day') ~ '^[0-9]{1,3}$'
+				AND (i = 0 OR (s->'steps'->i->>'day')::int >= (s->'steps'->(i - 1)->>'day')::int)) IS NOT TRUE THEN
 				bad := bad || jsonb_build_object(format('steps[%s].day', i), 'invalid_value');
 			END IF;
-			IF NOT (jsonb_typeof(s->'steps'->i->'subject') = 'string'
-				AND length(s->'steps'->i->>'subject') BETWEEN 1 AND 200) THEN
-				bad := bad || jsonb_build_object(format('steps[%s].subject', i), 'required');
-			END IF;
-			IF NOT (jsonb_typeof(s->'steps'->i->'body') = 'string'
-				AND length(s->'steps'->i->>'body') BETWEEN 1 AND 20000) THEN
-				bad := bad || jsonb_build_object(format('steps[%s].body', i), 'required');
-			END IF;
+			bad := bad || email_content_check(s->'steps'->i, format('steps[%s].', i));
 		END LOOP;
 	END IF;
 	IF bad <> '{}' THEN
@@ -1586,7 +1660,7 @@ BEGIN
 		PERFORM enrollment_end(eid, 'stopped', 'converted');
 		RETURN;
 	END IF;
-	st := s.steps->step;
+	st := email_content(s.steps->step);
 	PERFORM email_queue(rec->>'email', rule_render(st->>'subject', rec),
 		rule_render(st->>'body', rec) || E'\n\n' || automation_text('退订：', 'Unsubscribe: ')
 			|| coalesce(nullif(current_setting('crm.public_url', true), ''), '') || format('/unsubscribe?t=%s&e=%s&s=%s',

@@ -386,6 +386,68 @@ test('nurture sequences: enroll by hand or by rule, e-mail by day, stop on reply
   assertError(await api('POST', `/api/v1/enrollments/${e3.id}/stop`, { token: other.access_token }), 404, 'not_found');
 });
 
+test('e-mail templates: written once, sent by a rule and a sequence step, refused when bad or in use', async () => {
+  const t = owner.access_token;
+  for (const [body, fields] of [
+    [{ name: '', subject: '', body: '' }, { name: 'required', subject: 'required', body: 'required' }],
+    [{ name: 'x', subject: 's'.repeat(201), body: 'b' }, { subject: 'required' }],
+    [{ name: 'x', subject: 's', body: null }, { body: 'required' }],
+  ]) {
+    assertError(await api('POST', '/api/v1/email_templates', { token: t, body }), 422, 'validation_failed', fields);
+  }
+  const tpl = expectStatus(await api('POST', '/api/v1/email_templates', { token: t,
+    body: { name: '欢迎信', subject: '欢迎 {{name}}', body: '您好 {{name}}，感谢关注。' } }), 201);
+  assert.equal(tpl.version, 1);
+  // a step or an action names a template of this workspace, or has its own subject and body
+  assertError(await api('POST', '/api/v1/sequences', { token: t, body: { name: 'x',
+    steps: [{ day: 0, template: 999999 }, { day: 1 }] } }), 422, 'validation_failed',
+  { 'steps[0].template': 'invalid_value', 'steps[1].subject': 'required', 'steps[1].body': 'required' });
+  assertError(await api('POST', '/api/v1/rules', { token: t, body: { name: 'x', object: 'leads',
+    trigger: { type: 'created' }, actions: [{ type: 'email', to: 'owner', template: 'abc' }] } }), 422,
+  'validation_failed', { 'actions[0].template': 'invalid_value' });
+  const seq = expectStatus(await api('POST', '/api/v1/sequences', { token: t, body: { name: '模板序列',
+    steps: [{ day: 0, template: tpl.id }] } }), 201);
+  // edited before it is sent: the e-mail has the new words
+  const edited = expectStatus(await api('PATCH', `/api/v1/email_templates/${tpl.id}`, { token: t,
+    headers: { 'If-Match': String(tpl.version) }, body: { subject: '欢迎您，{{name}}' } }), 200);
+  assert.equal(edited.version, 2);
+  assertError(await api('PATCH', `/api/v1/email_templates/${tpl.id}`, { token: t,
+    headers: { 'If-Match': '1' }, body: { name: 'stale' } }), 412, 'version_conflict');
+  const lead = await createRecord(t, 'leads', { name: `模板线索 ${unique()}`, email: `tpl-${unique()}@example.com` });
+  const e = expectStatus(await api('POST', `/api/v1/sequences/${seq.id}/enrollments`, { token: t,
+    body: { object: 'leads', record_id: lead.id } }), 201);
+  const [[subject, body]] = await eventually('the template e-mail', async () => {
+    const rows = await inTenant(tid, `SELECT subject, body FROM emails WHERE enrollment_id = ${e.id}`);
+    return rows.length ? rows : null;
+  });
+  assert.equal(subject, `欢迎您，${lead.name}`);
+  assert.ok(body.startsWith(`您好 ${lead.name}，感谢关注。`));
+  // a rule's email action sends it to the owner
+  const rule = expectStatus(await api('POST', '/api/v1/rules', { token: t, body: { name: '模板提醒', object: 'customers',
+    trigger: { type: 'created' }, actions: [{ type: 'email', to: 'owner', template: tpl.id }] } }), 201);
+  const c = await createRecord(t, 'customers', { name: `模板客户 ${unique()}` });
+  await eventually('the rule e-mail', async () => (await inTenant(tid,
+    `SELECT 1 FROM emails WHERE rule_id = ${rule.id} AND subject = '欢迎您，${c.name}'`)).length === 1);
+  // in use: not deleted; free again: deleted
+  assertError(await api('DELETE', `/api/v1/email_templates/${tpl.id}`, { token: t }), 409, 'conflict');
+  expectStatus(await api('DELETE', `/api/v1/rules/${rule.id}`, { token: t }), 204);
+  expectStatus(await api('DELETE', `/api/v1/sequences/${seq.id}`, { token: t }), 204);
+  expectStatus(await api('DELETE', `/api/v1/email_templates/${tpl.id}`, { token: t }), 204);
+  assertError(await api('GET', `/api/v1/email_templates/${tpl.id}`, { token: t }), 404, 'not_found');
+  // another workspace and a member without the right
+  const mine = expectStatus(await api('POST', '/api/v1/email_templates', { token: t,
+    body: { name: '保留', subject: 's', body: 'b' } }), 201);
+  const other = await signup();
+  for (const [m, p, b] of [['GET', `/api/v1/email_templates/${mine.id}`], ['PATCH', `/api/v1/email_templates/${mine.id}`, { name: 'x' }],
+    ['DELETE', `/api/v1/email_templates/${mine.id}`]]) {
+    assertError(await api(m, p, { token: other.access_token, body: b }), 404, 'not_found');
+  }
+  assert.ok(!(await get(other.access_token, '/api/v1/email_templates')).data.some((x) => x.name === '保留'));
+  assertError(await api('POST', '/api/v1/email_templates', { token: salesA.access_token,
+    body: { name: 'x', subject: 's', body: 'b' } }), 403, 'forbidden');
+  assert.ok((await get(salesA.access_token, '/api/v1/email_templates')).data.some((x) => x.id === mine.id), 'sales may read them');
+});
+
 test('a sequence switched off holds its e-mails; switched on, or with a step moved earlier, it goes on', async () => {
   const t = owner.access_token;
   const seq = expectStatus(await api('POST', '/api/v1/sequences', { token: t, body: {

@@ -26,7 +26,7 @@ const LATEST = Math.max(...readdirSync(path.join(REPO, 'sql', 'tenant'))
 const functionsOf = (file) => [...readFileSync(path.join(REPO, 'sql', 'tenant', file), 'utf8')
   .matchAll(/^CREATE (?:OR REPLACE )?FUNCTION (\w+)\(/gm)].map((m) => m[1]);
 const UNDO = {
-  8: (id) => `DROP TABLE t_${id}.emails, t_${id}.enrollments, t_${id}.sequences, t_${id}.deliveries,
+  8: (id) => `DROP TABLE t_${id}.emails, t_${id}.enrollments, t_${id}.sequences, t_${id}.email_templates, t_${id}.deliveries,
       t_${id}.webhooks, t_${id}.notifications, t_${id}.rule_runs, t_${id}.rules CASCADE;
     DROP TRIGGER outbox_wake ON t_${id}.outbox;
     DROP INDEX t_${id}.customers_idle, t_${id}.customers_pool;

@@ -1,7 +1,7 @@
 /* Automation as the API shows it: rules and their execution log, in-app
  * notifications, the public pool (list, claim, release), webhooks with
- * their delivery log, nurture sequences with their enrollments and the
- * unsubscribe link, and the workspace settings they read (pool days, claim
+ * their delivery log, e-mail templates, nurture sequences with their
+ * enrollments and the unsubscribe link, and the workspace settings they read (pool days, claim
  * limits, reminder minutes…). Each route is one call to its SQL function
  * (sql/tenant/008_automation.sql); crm-worker does the work itself
  * (app/crm-worker.c). Listed before `records`, so /customers/pool is not
@@ -38,6 +38,14 @@ static struct call webhook_update = CALL(SQL_JSON("webhook_save($1, $2::jsonb)")
 static struct call webhook_delete = CALL(SQL_JSON("catalog_remove('webhooks', $1)"), 1, "{id}", 204);
 static struct call deliveries = CALL(SQL_JSON("webhook_deliveries($1, $2, $3)"), 3,
     "{id} limit cursor", 200);
+
+static struct call templates_list = CALL(SQL_JSON("email_templates_list()"), 0, "", 200);
+static struct call template_get = CALL(SQL_JSON("catalog_row('email_templates', $1)"), 1, "{id}", 200);
+static struct call template_create = CALL(SQL_JSON("email_template_save(NULL, $1::jsonb)"), 1,
+    "body", 201);
+static struct call template_update = CALL(SQL_JSON("email_template_save($1, $2::jsonb)"), 2,
+    "{id} patch", 200);
+static struct call template_delete = CALL(SQL_JSON("email_template_delete($1)"), 1, "{id}", 204);
 
 static struct call sequences_list = CALL(SQL_JSON("sequences_list()"), 0, "", 200);
 static struct call sequence_get = CALL(SQL_JSON("sequence_get($1)"), 1, "{id}", 200);
@@ -109,6 +117,12 @@ static const struct route routes[] = {
 	WRITE("PATCH", "/api/v1/webhooks/{id}", "settings.manage", webhook_update),
 	DELETE("/api/v1/webhooks/{id}", "settings.manage", webhook_delete),
 	GET("/api/v1/webhooks/{id}/deliveries", "settings.manage", deliveries),
+
+	GET("/api/v1/email_templates", "leads.read", templates_list),
+	WRITE("POST", "/api/v1/email_templates", "settings.manage", template_create),
+	GET("/api/v1/email_templates/{id}", "leads.read", template_get),
+	WRITE("PATCH", "/api/v1/email_templates/{id}", "settings.manage", template_update),
+	DELETE("/api/v1/email_templates/{id}", "settings.manage", template_delete),
 
 	GET("/api/v1/sequences", "leads.read", sequences_list),
 	WRITE("POST", "/api/v1/sequences", "settings.manage", sequence_create),
