@@ -1,11 +1,11 @@
 // Webhooks & robots and the workspace settings in the browser: a generic webhook
 // added through the form reaches a local receiver (started here) signed with the
 // secret typed in, its delivery log shows the delivery done, and its switch turns it
-// off; the workspace form
-// saves the pool days and a role's claim limit, while a bad value (the form's own
-// check, and one the API refuses) is shown by its input and changes nothing; both
-// screens on a 375 px phone in English. The stack must let webhooks reach 127.0.0.1
-// (CRM_WEBHOOK_ALLOW_PRIVATE, set by the dev and test stacks).
+// off; the workspace form saves the pool days and a role's claim limit, while a bad
+// value (the form's own check, and one the API refuses) is shown by its input and
+// changes nothing; both screens on a 375 px phone in English (the roles named in
+// English). The stack must let webhooks reach 127.0.0.1 (CRM_WEBHOOK_ALLOW_PRIVATE,
+// set by the dev and test stacks).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -203,6 +203,8 @@ describe('webhooks and workspace settings', { concurrency: true }, () => {
       await shot(page, 'integrations-webhook-log-phone');
 
       await openScreen(page, 'settings-workspace', { phone: true });
+      // the built-in roles, stored with Chinese names, are named in English
+      await page.getByTestId('workspace-claim-limits').getByText('Sales manager', { exact: true }).waitFor();
       await page.getByTestId('claim-limit-sales').waitFor();
       assert.ok(await noSideScroll(page), 'the workspace form needs no sideways scrolling');
       await shot(page, 'integrations-workspace-phone');

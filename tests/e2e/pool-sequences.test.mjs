@@ -1,9 +1,9 @@
 // The public pool and nurture sequences in the browser: a sales member on a phone
-// sees a released customer in the pool with why it is there, claims it and opens
+// sees a released customer in the pool with who released it, claims it and opens
 // it, and is refused the next claim over the role's limit in words; the customer
-// page releases a customer and claims it back; a sequence made in the form (a
-// placeholder picked into its subject) takes a lead from the lead's page, and its
-// enrollment is stopped from the sequence's page.
+// page releases a customer and claims it back, and its timeline words both moves; a
+// sequence made in the form (a placeholder picked into its subject) takes a lead from
+// the lead's page, and its enrollment is stopped from the sequence's page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -33,8 +33,7 @@ test('a sales member claims from the pool on a phone; over the limit the claim i
     await page.goto('/app/pool');
     const firstRow = page.getByTestId(`pool-row-${first.id}`);
     await firstRow.waitFor();
-    await page.getByTestId(`pool-why-${first.id}`).click();
-    await page.getByTestId('pool-why-text').filter({ hasText: '陈静 于' }).waitFor();
+    await firstRow.getByTestId('pool-entry').filter({ hasText: '陈静 退回于' }).waitFor();
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling at 375px');
     await shot(page, 'pool-phone');
 
@@ -76,6 +75,10 @@ test('the customer page releases a customer to the pool and claims it back', { t
     await page.getByTestId('release-customer').waitFor();
     const after = await ws.api('GET', `/customers/${customer.id}`);
     assert.deepEqual([after.owner_id, after.in_pool], [me.user.member_id, false]);
+    // the timeline words both moves, not as plain field changes
+    const timeline = page.getByTestId('timeline');
+    await timeline.getByText('将客户退回了公海').first().waitFor();
+    await timeline.getByText('从公海领取了客户').first().waitFor();
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

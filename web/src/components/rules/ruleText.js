@@ -4,6 +4,7 @@
 import { formatDate } from '@/lib/format'
 import { fieldByPath } from '@/lib/ruleForm'
 import { fieldLabel } from '@/lib/records'
+import { roleLabel } from '@/lib/roles'
 import { i18n } from '@/lib/i18n'
 import { useCatalogStore } from '@/stores/catalog'
 
@@ -15,19 +16,8 @@ export function fieldText(object, path) {
   return field ? fieldLabel(object, field) : path
 }
 
-// A role's name: a built-in role keeps its translated name until an admin renames it
-// (as on the roles screen); any other role as named.
-export function roleLabel(role) {
-  const { t, te } = i18n.global
-  const key = `roles.${role.key}`
-  const renamed = !['zh-CN', 'en'].some((locale) => t(key, {}, { locale }) === role.name)
-  return te(key) && !renamed ? t(key) : role.name
-}
-// A role by its key (`roles` from /roles), the key itself when unknown.
-const roleText = (key, roles) => {
-  const role = roles.find((r) => r.key === key)
-  return role ? roleLabel(role) : key
-}
+// A role by its key (`roles` from /roles); one not among them is named by its key alone.
+const roleText = (key, roles) => roleLabel(roles.find((r) => r.key === key) || { key })
 
 // Who a notify or e-mail action reaches: "owner", "manager", {member}, {role}.
 function recipientText(to, roles) {

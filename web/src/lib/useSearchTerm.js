@@ -2,7 +2,7 @@
 // once typing pauses, and only from 2 characters on (the API refuses a shorter q)
 // or when cleared. `tooShort` says when to ask for one more character.
 import { computed, ref, watch } from 'vue'
-import { debounce } from '@/lib/debounce'
+import { debounce } from './debounce'
 
 export function useSearchTerm(ms = 300) {
   const input = ref('')
