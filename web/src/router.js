@@ -44,6 +44,7 @@ const routes = [
       // Import: for whoever may create the records of one object at least.
       { path: 'settings/import', name: 'settings-import', component: () => import('@/views/settings/ImportView.vue'), meta: { auth: true, title: 'nav.import', anyPermission: IMPORT_PERMISSIONS } },
       { path: 'settings/rules/:id(\\d+)?', name: 'settings-rules', component: () => import('@/views/automation/RulesView.vue'), meta: { auth: true, title: 'nav.rules', permission: 'settings.manage' } },
+      { path: 'settings/email-templates/:id(\\d+)?', name: 'settings-templates', component: () => import('@/views/automation/TemplatesView.vue'), meta: { auth: true, title: 'nav.templates', permission: 'settings.manage' } },
       { path: 'settings/webhooks/:id(\\d+)?', name: 'settings-webhooks', component: () => import('@/views/automation/WebhooksView.vue'), meta: { auth: true, title: 'nav.webhooks', permission: 'settings.manage' } },
       { path: 'settings/workspace', name: 'settings-workspace', component: () => import('@/views/automation/WorkspaceView.vue'), meta: { auth: true, title: 'nav.workspace', permission: 'settings.manage' } },
       { path: 'settings/recycle-bin', name: 'settings-recycle', component: () => import('@/views/settings/RecycleBinView.vue'), meta: { auth: true, title: 'nav.recycle' } },

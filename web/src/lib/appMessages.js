@@ -11,6 +11,8 @@ import poolZhCN from '@/locales/automation/pool.zh-CN.json'
 import poolEn from '@/locales/automation/pool.en.json'
 import integrationsZhCN from '@/locales/automation/integrations.zh-CN.json'
 import integrationsEn from '@/locales/automation/integrations.en.json'
+import templatesZhCN from '@/locales/automation/templates.zh-CN.json'
+import templatesEn from '@/locales/automation/templates.en.json'
 
-i18n.global.mergeLocaleMessage('zh-CN', { ...zhCN, ...automationZhCN, ...rulesZhCN, ...poolZhCN, ...integrationsZhCN })
-i18n.global.mergeLocaleMessage('en', { ...en, ...automationEn, ...rulesEn, ...poolEn, ...integrationsEn })
+i18n.global.mergeLocaleMessage('zh-CN', { ...zhCN, ...automationZhCN, ...rulesZhCN, ...poolZhCN, ...integrationsZhCN, ...templatesZhCN })
+i18n.global.mergeLocaleMessage('en', { ...en, ...automationEn, ...rulesEn, ...poolEn, ...integrationsEn, ...templatesEn })
