@@ -394,19 +394,19 @@ test('crm-worker killed with SIGKILL in the middle of rule work: every lead is a
 
 test('crm-worker killed with SIGKILL in the middle of a batch of timers: every task reminder comes exactly once', async () => {
   const w = await automationWorkspace();
-  const n = 150;
-  // Timers are claimed 100 at a time in run_at, id order (here: task order):
-  // the 120th task's is in the second batch. The blocker writes that
+  const n = 400;
+  // Timers are claimed 250 at a time (JOB_BATCH) in run_at, id order (here:
+  // task order): the 320th task's is in the second batch. The blocker writes that
   // reminder first (uncommitted, the key as automation_schedule makes it),
   // so the worker's insert of the same notification waits inside the batch.
   const b = blocker();
   let pid;
   try {
-    b.send(`BEGIN; ${ctx(w)} ${tasksSql(w, n, 4)} COMMIT;
+    b.send(`BEGIN; ${ctx(w)} ${tasksSql(w, n, 8)} COMMIT;
       BEGIN; SET LOCAL ROLE crm_t_${w.tid};
       INSERT INTO t_${w.tid}.notifications (member_id, kind, title, object, record_id, key)
       SELECT assignee_id, 'task_due', 'blocker', 'tasks', id, format('task_due:%s:%s', id, extract(epoch FROM due_at))
-      FROM t_${w.tid}.tasks WHERE id = (SELECT id FROM t_${w.tid}.tasks ORDER BY id OFFSET 119 LIMIT 1);`);
+      FROM t_${w.tid}.tasks WHERE id = (SELECT id FROM t_${w.tid}.tasks ORDER BY id OFFSET 319 LIMIT 1);`);
     await b.holds('%INSERT INTO%notifications%');
     const backend = await workerBlockedIn('timers_fire');
     const e = await reminderEffects(w);
