@@ -3,6 +3,7 @@
 // into the editor's form and back into the body the API takes. The form keeps every
 // condition and action in the rule's order, so a 422 that names a part
 // ("conditions.all[1].any[0].field", "actions[2].to") finds it in the form.
+import { emailContentBody, emailContentForm } from '@/components/templates/emailContent'
 import { isReadOnly, kindOf } from './records'
 
 const TRIGGER_TYPES = ['created', 'updated', 'field_changed', 'date_offset', 'no_activity', 'anniversary']
@@ -123,17 +124,22 @@ export function newAction(type, object) {
     add_tag: { tag: '' },
     add_score: object === 'leads' ? { points: 10 } : { on: 'leads', points: 10 },
     webhook: { webhook: null },
-    email: { to: 'owner', subject: '', body: '' },
+    email: { to: 'owner', ...emailContentForm({}) },
     enroll: { sequence: null },
   }[type]
   return { uid: nextUid(), type, ...params }
 }
 
+// A stored action → the form's; an e-mail's words as emailContentForm keeps them.
+const actionToForm = (action) => ({ uid: nextUid(), ...action, ...(action.type === 'email' ? emailContentForm(action) : {}) })
+
 // The body of an action: the form's keys but its uid, without the optional ones left
 // unset (no assignee: the owner; no hours: 24). A set_field value stays, even null:
 // setting a field to nothing is a change of its own. Empty texts are sent, so that
-// the API names a missing title or subject.
+// the API names a missing title or subject. An e-mail sends its template or its own
+// words, never both.
 function actionToBody({ uid: _uid, ...action }) {
+  if (action.type === 'email') return { type: action.type, to: action.to, ...emailContentBody(action) }
   return Object.fromEntries(Object.entries(action).filter(([key, v]) => key === 'value' || (v !== null && v !== undefined)))
 }
 
@@ -162,7 +168,7 @@ export function ruleToForm(rule) {
       before: t.type === 'date_offset' && t.hours < 0,
     },
     conditions: conditionToForm(rule.conditions?.all || rule.conditions?.any ? rule.conditions : { all: [] }),
-    actions: (rule.actions || []).map((a) => ({ uid: nextUid(), ...a })),
+    actions: (rule.actions || []).map(actionToForm),
   }
 }
 

@@ -1,6 +1,7 @@
 // Rules in words, in the UI language: a field a rule names, who an action reaches,
 // what an action does, why a rule ran. Field labels come from the object's catalog
 // in the store (loaded by the screen).
+import { useTemplates } from '@/components/templates/useTemplates'
 import { formatDate } from '@/lib/format'
 import { fieldByPath } from '@/lib/ruleForm'
 import { fieldLabel } from '@/lib/records'
@@ -27,13 +28,18 @@ function recipientText(to, roles) {
   return '—'
 }
 
-// What an action does, in one line.
+// What an action does, in one line. An e-mail that sends a template names it (the
+// templates are loaded with the rules' other choices, useRuleChoices).
 export function actionText(object, action, roles) {
   const key = `ruleEditor.actionText.${action.type}`
   switch (action.type) {
     case 'notify':
-    case 'email':
       return t(key, { to: recipientText(action.to, roles) })
+    case 'email': {
+      const to = recipientText(action.to, roles)
+      if (!action.template) return t(key, { to })
+      return t('ruleEditor.actionText.emailTemplate', { to, template: useTemplates().templateName(action.template) })
+    }
     case 'assign': {
       if (action.strategy === 'member') return t(`${key}.member`, { member: useCatalogStore().memberName(action.member) })
       const pool = action.role ? t('ruleEditor.recipients.roleNamed', { role: roleText(action.role, roles) }) : t('ruleEditor.actionText.poolMembers', { n: action.members?.length || 0 })
