@@ -3,7 +3,7 @@
 // into the editor's form and back into the body the API takes. The form keeps every
 // condition and action in the rule's order, so a 422 that names a part
 // ("conditions.all[1].any[0].field", "actions[2].to") finds it in the form.
-import { emailContentBody, emailContentForm } from '@/components/templates/emailContent'
+import { emailContentBody, emailContentForm } from '@/lib/emailContent'
 import { isReadOnly, kindOf } from './records'
 
 const TRIGGER_TYPES = ['created', 'updated', 'field_changed', 'date_offset', 'no_activity', 'anniversary']

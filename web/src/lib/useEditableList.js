@@ -1,14 +1,15 @@
 // A screen's whole list of workspace items that it edits (rules, webhooks, nurture
-// sequences): the list, loaded on mount in one request (these APIs do not page); the
+// sequences, e-mail templates): the list, loaded on mount in one request (these APIs do not page); the
 // item whose page the route opens (`:id`, found in the list); the dialog that adds or
-// edits one; its on/off switch; its confirmed deletion. Their routes take the version
-// read in the body (not If-Match), and a 412 reloads the list.
+// edits one; its on/off switch; its confirmed deletion. Writes send the version read
+// in the body, and a 412 reloads the list.
 //
 // - path: the API's path of the list ("/rules"); an item is `${path}/<id>`;
 // - routeName: the screen's route, without `id` the list;
 // - messages: the prefix of the screen's messages: `created`, `saved`, `turnedOn`,
 //   `turnedOff`, `delete` (the confirmation's title), `deleteConfirm`, `deleted`;
-// - params(item): what those messages say of an item (default its `name`).
+// - params(item): what those messages say of an item (default its `name`);
+// - onDeleteError(e): shows a refused deletion (default: the error's sentence).
 import { computed, onMounted, reactive } from 'vue'
 import { useI18n } from 'vue-i18n'
 import { useRoute, useRouter } from 'vue-router'
@@ -17,7 +18,7 @@ import { showWriteError } from './records'
 import { useAction } from './useAction'
 import { useList } from './useList'
 
-export function useEditableList(path, { routeName, messages, params = (item) => ({ name: item.name }) }) {
+export function useEditableList(path, { routeName, messages, params = (item) => ({ name: item.name }), onDeleteError }) {
   const { t } = useI18n()
   const route = useRoute()
   const router = useRouter()
@@ -73,6 +74,7 @@ export function useEditableList(path, { routeName, messages, params = (item) => 
       key: `delete:${item.id}`,
       confirm: { message: t(`${messages}.deleteConfirm`, params(item)), title: t(`${messages}.delete`) },
       success: t(`${messages}.deleted`),
+      onError: onDeleteError,
     })
   }
 
