@@ -399,11 +399,15 @@ $$;
 -- "version"), deleted, each change logged by catalog_log. The functions below
 -- do those steps for any of them; each kind checks its own fields.
 
--- A catalog item (tbl: rules, webhooks, sequences, email_templates) as jsonb, or CRM14.
+-- A catalog item (tbl: rules, webhooks, sequences, email_templates) as
+-- jsonb, or CRM14; NULL for no id (a save that creates one).
 CREATE FUNCTION catalog_row(tbl text, iid bigint) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	item jsonb;
 BEGIN
+	IF iid IS NULL THEN
+		RETURN NULL;
+	END IF;
 	EXECUTE format('SELECT to_jsonb(t) FROM %I t WHERE id = $1', tbl) INTO item USING iid;
 	IF item IS NULL THEN
 		PERFORM crm_raise('CRM14', format('%s %s not found', left(tbl, -1), iid));
@@ -500,7 +504,7 @@ $$;
 -- whole rule as it will be, 422 naming each bad part.
 CREATE FUNCTION rule_save(rid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old jsonb := CASE WHEN rid IS NOT NULL THEN catalog_row('rules', rid) END;
+	old jsonb := catalog_row('rules', rid);
 	r jsonb := catalog_merge(old, body, '{"conditions": {"all": []}, "enabled": true}');
 	bad jsonb := catalog_check(r, 200);
 	i int;
@@ -1283,7 +1287,7 @@ $$;
 -- given; DingTalk's signed robots need theirs).
 CREATE FUNCTION webhook_save(wid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old jsonb := CASE WHEN wid IS NOT NULL THEN catalog_row('webhooks', wid) END;
+	old jsonb := catalog_row('webhooks', wid);
 	w jsonb := catalog_merge(old, body, '{"kind": "generic", "events": ["*"], "enabled": true}');
 	bad jsonb := catalog_check(w, 100);
 BEGIN
@@ -1391,7 +1395,7 @@ $$;
 -- {name, subject, body}.
 CREATE FUNCTION email_template_save(tid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old jsonb := CASE WHEN tid IS NOT NULL THEN catalog_row('email_templates', tid) END;
+	old jsonb := catalog_row('email_templates', tid);
 	t jsonb := catalog_merge(old, body, '{}') - 'template';
 	bad jsonb := catalog_check(t, 200) || email_content_check(t, '');
 BEGIN
@@ -1518,7 +1522,7 @@ $$;
 -- {name, steps: [{day, subject, body}], enabled}.
 CREATE FUNCTION sequence_save(sid bigint, body jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	old jsonb := CASE WHEN sid IS NOT NULL THEN catalog_row('sequences', sid) END;
+	old jsonb := catalog_row('sequences', sid);
 	s jsonb := catalog_merge(old, body, '{"enabled": true}');
 	bad jsonb := catalog_check(s, 200);
 	i int;
