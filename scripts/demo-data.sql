@@ -23,6 +23,7 @@ DECLARE
 	c jsonb;
 	ct jsonb;
 	o jsonb;
+	tpl jsonb;
 BEGIN
 	IF EXISTS (SELECT 1 FROM customers) THEN
 		RETURN;
@@ -56,6 +57,14 @@ BEGIN
 			'phone', '139' || lpad((i * 7331)::text, 8, '0'), 'source', '官网',
 			'status', (ARRAY['new', 'working', 'nurturing', 'new', 'qualified', 'working'])[i]));
 	END LOOP;
+	-- a nurture sequence for new leads, its first e-mail from a template
+	tpl := email_template_save(NULL, jsonb_build_object('name', '新线索欢迎信',
+		'subject', '{{name}}，感谢您关注我们',
+		'body', E'{{name}}您好：\n\n感谢您留下联系方式。我们的顾问会在一个工作日内与您联系，为贵公司介绍合适的方案。'));
+	PERFORM sequence_save(NULL, jsonb_build_object('name', '新线索培育', 'steps', jsonb_build_array(
+		jsonb_build_object('day', 0, 'template', (tpl->>'id')::bigint),
+		jsonb_build_object('day', 3, 'subject', '{{name}}，看看同行怎么做',
+			'body', E'{{name}}您好：\n\n附上三家同行客户的案例，欢迎回复预约一次演示。'))));
 END
 $$;
 COMMIT;
