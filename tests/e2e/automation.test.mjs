@@ -4,49 +4,28 @@
 // one says it is not valid.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launch, login, newPage, shot, workspace as newWorkspace, TEST_TIMEOUT, TIMEOUT } from './lib.mjs';
+import { eventually, launch, login, newPage, sentMail, shot, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIL = path.join(process.env.CRM_VAR || path.join(REPO, 'var', 'test'), 'mail');
-
-// The text of the message the stack's SMTP sink received for `to` (its body
-// is base64, as crm-worker sends it), or null.
+// The text of the message the stack's SMTP sink received for `to` (its body is
+// base64, as crm-worker sends it), or null.
 function mailTo(to) {
-  let names = [];
-  try { names = readdirSync(MAIL).filter((f) => f.endsWith('.eml')); } catch { return null; }
-  for (const f of names) {
-    const raw = readFileSync(path.join(MAIL, f), 'utf8');
-    if (!raw.includes(`<${to}>`)) continue;
-    const [, body = ''] = raw.split(/\r?\n\r?\n/);
-    return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  }
-  return null;
+  const raw = sentMail(to);
+  if (!raw) return null;
+  const [, body = ''] = raw.split(/\r?\n\r?\n/);
+  return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
 }
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-// Polls the API until fn answers something truthy.
-async function eventually(fn, ms = TIMEOUT) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail('timed out');
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 test('the bell shows a rule\'s notification; opening it marks it read and opens the record', { timeout: TEST_TIMEOUT }, async () => {
   const ws = await newWorkspace('启明星软件有限公司', { prefix: 'auto', name: '孙悦' });
   await ws.api('POST', '/rules', { name: '新客户提醒', object: 'customers', trigger: { type: 'created' },
     actions: [{ type: 'notify', to: 'owner', title: '新客户：{{name}}' }] });
   const c = await ws.api('POST', '/customers', { name: '苏州工业园区纳米科技有限公司' });
-  await eventually(async () => (await ws.api('GET', '/notifications/unread_count')).unread === 1);
+  await eventually('the notification', async () => (await ws.api('GET', '/notifications/unread_count')).unread === 1);
   const { context, page } = await newPage(browser);
   try {
     await login(page, ws.email);
@@ -70,7 +49,7 @@ test('a nurture e-mail\'s unsubscribe link works without a login; a tampered one
   const seq = await ws.api('POST', '/sequences', { name: '试听课培育', steps: [{ day: 0, subject: '欢迎', body: '您好' }, { day: 7, subject: '试听提醒', body: '本周试听课' }] });
   const lead = await ws.api('POST', '/leads', { name: '家长 王先生', email: `parent-${Date.now()}@example.com` });
   await ws.api('POST', `/sequences/${seq.id}/enrollments`, { object: 'leads', record_id: lead.id });
-  const text = await eventually(() => mailTo(lead.email), 30_000);
+  const text = await eventually('the e-mail', () => mailTo(lead.email));
   const link = new URL(text.match(/https?:\/\/\S+\/unsubscribe\?\S+/)[0]);
   const { context, page } = await newPage(browser);
   try {

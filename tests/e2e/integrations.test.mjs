@@ -10,7 +10,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
-import { launch, login, newPage, shot, unique, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
+import { eventually, launch, login, newPage, shot, unique, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
 
 let browser;
 let receiver;
@@ -44,17 +44,6 @@ after(async () => {
   receiver?.close();
 });
 
-// Polls until fn answers something truthy: what crm-worker does takes a moment
-// (longer on a busy machine).
-async function eventually(what, fn, ms = 30_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const deliveryDone = (ws, hookId) => eventually('the delivery to be recorded done',
   async () => (await ws.api('GET', `/webhooks/${hookId}/deliveries`)).data[0]?.status === 'done');

@@ -2,7 +2,8 @@
 // playwright-core, which comes from web/node_modules (installed by scripts/setup.sh
 // or scripts/web.sh with `npm ci` in web/). Screenshots go to var/e2e-screenshots/.
 import { createRequire } from 'node:module';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -137,4 +138,29 @@ export async function login(page, email) {
   await page.getByTestId('login-submit').click();
   await page.waitForURL(/\/app(\?|$)/);
   await page.getByTestId('welcome').waitFor();
+}
+
+// Polls until fn answers something truthy, and answers that: what crm-worker does
+// takes a moment (longer on a busy machine).
+export async function eventually(what, fn, ms = 30_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+// The raw message (headers and body) that the stack's SMTP sink wrote under
+// $CRM_VAR/mail for `to`, or null.
+export function sentMail(to) {
+  const dir = path.join(process.env.CRM_VAR || path.join(REPO, 'var', 'test'), 'mail');
+  let names = [];
+  try { names = readdirSync(dir).filter((f) => f.endsWith('.eml')); } catch { return null; }
+  for (const f of names) {
+    const raw = readFileSync(path.join(dir, f), 'utf8');
+    if (raw.includes(`<${to}>`)) return raw;
+  }
+  return null;
 }

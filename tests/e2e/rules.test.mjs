@@ -4,7 +4,7 @@
 // log; a bad rule's 422 named part by part in the user's language, on a phone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, login, newPage, shot, workspace as newWorkspace, TEST_TIMEOUT, TIMEOUT } from './lib.mjs';
+import { eventually, launch, login, newPage, shot, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -15,16 +15,6 @@ async function pick(page, text) {
   await page.locator('.el-select-dropdown__item:visible').filter({ hasText: new RegExp(`^\\s*${text}\\s*$`) }).first().click();
 }
 
-// Runs fn until it answers something truthy.
-async function eventually(fn, ms = TIMEOUT) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('the starter rules are listed in Chinese; a switch turns one off, a stale one reloads', { timeout: TEST_TIMEOUT }, async () => {
   const ws = await newWorkspace('云帆物流有限公司', { prefix: 'rules' });
@@ -43,7 +33,7 @@ test('the starter rules are listed in Chinese; a switch turns one off, a stale o
     await shot(page, 'rules-list');
 
     await page.getByTestId(`rule-switch-${quiet.id}`).click();
-    await eventually(async () => (await ws.api('GET', `/rules/${quiet.id}`)).enabled === false);
+    await eventually('the rule to be off', async () => (await ws.api('GET', `/rules/${quiet.id}`)).enabled === false);
 
     // someone renames a rule meanwhile: its switch is refused (412) and the list reloads
     await ws.api('PATCH', `/rules/${scoring.id}`, { name: '资料完整的线索加 10 分', version: scoring.version });
@@ -94,7 +84,7 @@ test('a rule made through the form is saved as written and its run shows in the 
     await page.getByTestId(`rule-log-${rule.id}`).click();
     await page.waitForURL(new RegExp(`/app/settings/rules/${rule.id}$`));
     const rows = page.getByTestId('run-table').locator('.el-table__body tr');
-    await eventually(async () => {
+    await eventually('the run in the log', async () => {
       await page.getByTestId('run-log-refresh').click();
       await page.waitForTimeout(300);
       return (await rows.count()) > 0;

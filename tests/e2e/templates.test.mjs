@@ -6,39 +6,18 @@
 // it chosen and names an e-mail action's missing template as that action's part.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launch, login, newPage, shot, uniqueEmail, workspace as newWorkspace, TEST_TIMEOUT, TIMEOUT } from './lib.mjs';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIL = path.join(process.env.CRM_VAR || path.join(REPO, 'var', 'test'), 'mail');
+import { eventually, launch, login, newPage, sentMail, shot, uniqueEmail, workspace as newWorkspace, TEST_TIMEOUT } from './lib.mjs';
 
 // The decoded Subject of the message the SMTP sink received for `to`, or null. The
 // worker writes it as RFC 2047 base64 words, folded over several lines.
 function subjectTo(to) {
-  let names = [];
-  try { names = readdirSync(MAIL).filter((f) => f.endsWith('.eml')); } catch { return null; }
-  for (const f of names) {
-    const raw = readFileSync(path.join(MAIL, f), 'utf8');
-    if (!raw.includes(`To: <${to}>`)) continue;
-    const header = raw.match(/^Subject: (.*(?:\r?\n[ \t].*)*)/m)[1];
-    const words = [...header.matchAll(/=\?UTF-8\?B\?([^?]*)\?=/gi)].map((m) => Buffer.from(m[1], 'base64'));
-    return Buffer.concat(words).toString('utf8');
-  }
-  return null;
+  const raw = sentMail(to);
+  if (!raw) return null;
+  const header = raw.match(/^Subject: (.*(?:\r?\n[ \t].*)*)/m)[1];
+  const words = [...header.matchAll(/=\?UTF-8\?B\?([^?]*)\?=/gi)].map((m) => Buffer.from(m[1], 'base64'));
+  return Buffer.concat(words).toString('utf8');
 }
 
-// Polls until fn answers something truthy.
-async function eventually(fn, ms = TIMEOUT) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -81,7 +60,7 @@ test('a template made on its screen is sent by a sequence step chosen in the for
     await page.getByTestId('step-template').filter({ hasText: '课程介绍' }).waitFor();
 
     await ws.api('POST', `/sequences/${id}/enrollments`, { object: 'leads', record_id: lead.id });
-    assert.equal(await eventually(() => subjectTo(lead.email), 30_000), `课程介绍：${lead.name}`);
+    assert.equal(await eventually('the e-mail', () => subjectTo(lead.email)), `课程介绍：${lead.name}`);
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();
