@@ -98,15 +98,21 @@ test('Redis stopped: calls get 503 redis_unavailable; back up: new logins and ca
   owner = { ...owner, ...fresh };
 });
 
-test('a worker killed with SIGKILL is replaced and no call fails', async () => {
-  const before = workerPids();
-  assert.ok(before.length > 0, 'crm-api has workers');
-  process.kill(before[0], 'SIGKILL');
-  await allOk(owner.access_token, 48);
-  await waitFor('the worker to be replaced', () => {
-    const now = workerPids();
-    return now.length === before.length && !now.includes(before[0]);
-  });
+// A worker may die just after it accepted one of the calls: nginx asks again
+// (nginx.conf.tmpl), so none fails. Killed several times, since that moment
+// is short.
+test('workers killed with SIGKILL are replaced and no call fails', async () => {
+  for (let round = 0; round < 4; round++) {
+    const before = workerPids();
+    assert.ok(before.length > 0, 'crm-api has workers');
+    const victim = before[round % before.length];
+    process.kill(victim, 'SIGKILL');
+    await allOk(owner.access_token, 48);
+    await waitFor('the worker to be replaced', () => {
+      const now = workerPids();
+      return now.length === before.length && !now.includes(victim);
+    });
+  }
 });
 
 test('crm-worker killed with SIGKILL in the middle of an import: the job is taken up again and every row lands exactly once', async () => {
