@@ -288,11 +288,11 @@ job_of(struct arena *a, PGresult *res, int i)
 	};
 }
 
-/* Fires the timers jobs[from, to) of one tenant in one transaction and adds
- * the ids that fired to done; the ones that failed are retried on their own
- * schedule. */
+/* Fires the timers jobs[from, to) of one tenant in one transaction, which
+ * also marks the ones that fired done; the ones that failed are retried on
+ * their own schedule. */
 static void
-fire_timers(struct req *r, struct job *jobs, int from, int to, struct buf *done)
+fire_timers(struct req *r, struct job *jobs, int from, int to)
 {
 	struct buf batch;
 
@@ -315,9 +315,7 @@ fire_timers(struct req *r, struct job *jobs, int from, int to, struct buf *done)
 	r->err = (struct err){0};
 	for (int i = from; i < to; i++) {
 		const char *needle = arena_printf(r->arena, "\"id\": %s,", jobs[i].id);
-		if (failed != NULL && strstr(failed, needle) == NULL)
-			buf_addf(done, "%s%s", buf_cstr(done)[1] == '\0' ? "" : ",", jobs[i].id);
-		else
+		if (failed == NULL || strstr(failed, needle) != NULL)
 			finish(r, &jobs[i], -1, error);
 	}
 }
@@ -347,7 +345,7 @@ run_due_jobs(struct arena *a, struct db_stmt *claim)
 			while (end < n && jobs[end].tenant == jobs[i].tenant &&
 			    strcmp(jobs[end].kind, "timer") == 0)
 				end++;
-			fire_timers(&r, jobs, i, end, &done);
+			fire_timers(&r, jobs, i, end);
 		} else if (run_job(&r, &jobs[i]) == 0) {
 			buf_addf(&done, "%s%s", buf_cstr(&done)[1] == '\0' ? "" : ",", jobs[i].id);
 		}

@@ -29,7 +29,7 @@ struct route {
 	const char *path;	/* segments in braces capture: /members/{id} */
 	int (*handler)(struct req *r);
 	enum route_auth auth;
-	const char *permission;	/* tenant permission key, or NULL */
+	const char *permission;	/* tenant permission key, "a|b" for any of them, or NULL */
 	unsigned flags;
 	struct call *call;	/* for handler call_handler: the SQL call (call.h) */
 };

@@ -90,7 +90,8 @@ CREATE INDEX outbox_pending ON outbox (id) WHERE processed_at IS NULL;
 CREATE FUNCTION require_permission(role_key text, perm text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM roles WHERE key = role_key AND permissions ? perm) THEN
+	-- perm may name several, "a|b": any one of them will do
+	IF NOT EXISTS (SELECT 1 FROM roles WHERE key = role_key AND permissions ?| string_to_array(perm, '|')) THEN
 		RAISE EXCEPTION 'role % lacks %', role_key, perm USING ERRCODE = 'CRM03';
 	END IF;
 END

@@ -125,12 +125,17 @@ BEGIN
 END
 $$;
 
--- True when the caller's scope covers the row.
+-- True when the caller's scope covers the row: any row for scope "all"
+-- (owners NULL), else a row one of the owners holds. A row without an owner
+-- is out of such a scope, except a customer in the public pool, which every
+-- member may open in order to claim it.
 CREATE FUNCTION record_in_scope(obj text, r jsonb, owners bigint[]) RETURNS bool
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
-	RETURN (SELECT owners IS NULL OR (r->>(SELECT owner_column FROM objects WHERE name = obj))::bigint = ANY(owners));
+	RETURN owners IS NULL
+		OR coalesce((r->>(SELECT owner_column FROM objects WHERE name = obj))::bigint = ANY(owners), false)
+		OR (obj = 'customers' AND coalesce((r->>'in_pool')::bool, false));
 END
 $$;
 

@@ -938,9 +938,10 @@ $$;
 
 -- Fires a batch of due timers [{id, ref_id, key, payload}]: the task
 -- reminders together, every other timer on its own (one that fails does not
--- stop the others); returns the ids that failed with their errors:
--- [{id, error}]. public_url starts the links that e-mails carry
--- (CRM_PUBLIC_URL).
+-- stop the others). The jobs of the ones that fired are marked done in this
+-- same transaction; returns the ids that failed with their errors:
+-- [{id, error}], for the worker to retry. public_url starts the links that
+-- e-mails carry (CRM_PUBLIC_URL).
 CREATE FUNCTION timers_fire(batch jsonb, public_url text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
 	t jsonb;
@@ -960,6 +961,8 @@ BEGIN
 			failed := failed || jsonb_build_object('id', t->'id', 'error', left(SQLERRM, 300));
 		END;
 	END LOOP;
+	PERFORM platform.jobs_done(array(SELECT (b->>'id')::bigint FROM jsonb_array_elements(batch) b
+		EXCEPT SELECT (f->>'id')::bigint FROM jsonb_array_elements(failed) f));
 	RETURN failed;
 END
 $$;
@@ -1120,10 +1123,8 @@ DECLARE
 	lim int := (SELECT (value->>acting_role())::int FROM settings WHERE key = 'public_pool.claim_limits');
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM customers WHERE id = cid AND deleted_at IS NULL AND in_pool FOR UPDATE) THEN
-		IF EXISTS (SELECT 1 FROM customers WHERE id = cid AND deleted_at IS NULL) THEN
-			PERFORM crm_raise('CRM16', 'The customer is not in the pool.');
-		END IF;
-		PERFORM crm_raise('CRM14', 'customer ' || cid || ' not found');
+		PERFORM record_visible('customers', cid);	-- 404 unless the caller may see it
+		PERFORM crm_raise('CRM16', 'The customer is not in the pool.');
 	END IF;
 	IF lim IS NOT NULL AND (SELECT count(*) FROM customers WHERE owner_id = me AND deleted_at IS NULL) >= lim THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', jsonb_build_object('owner_id', 'claim_limit_reached'));

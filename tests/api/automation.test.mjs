@@ -217,6 +217,9 @@ test('a task due soon reminds its assignee once', async () => {
   const n = await eventually('the due reminder', async () => (await notificationsOf(salesA.access_token)).data
     .find((x) => x.kind === 'task_due' && x.record_id === t.id), 20000);
   assert.match(n.title, /回访/);
+  // its job ended in the transaction that fired it: done, on the first attempt
+  const job = await sql(`SELECT status, attempts FROM public.jobs WHERE tenant_id = ${Number(tid)} AND kind = 'timer' AND key LIKE 'task_due:${t.id}:%'`);
+  assert.deepEqual(job, [['done', '1']]);
   // moving the due date makes the old timer do nothing and sets a new one
   const soon = new Date(Date.now() + 15 * 60 * 1000 + 3000).toISOString();
   const later = await createRecord(salesA.access_token, 'tasks', { subject: `改期 ${unique()}`, due_at: soon });
@@ -259,7 +262,9 @@ test('the public pool: customers return, members claim within their limit, all a
   const claimed = expectStatus(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesB.access_token }), 200);
   assert.equal(claimed.owner_id, salesB.member.id);
   assert.equal(claimed.in_pool, false);
-  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesA.access_token }), 409, 'conflict');
+  // claimed: salesB's now, so out of salesA's scope (404); the owner is told it is no longer in the pool
+  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: salesA.access_token }), 404, 'not_found');
+  assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: owner.access_token }), 409, 'conflict');
   const history = (await get(owner.access_token, `/api/v1/customers/${c.id}/history`)).data;
   assert.ok(history.some((h) => h.action === 'released' && h.field === 'owner_id'));
   assert.ok(history.some((h) => h.action === 'claimed' && h.field === 'owner_id'));
@@ -282,6 +287,24 @@ test('the public pool: customers return, members claim within their limit, all a
   const other = await signup();
   assertError(await api('POST', `/api/v1/customers/${c.id}/claim`, { token: other.access_token }), 404, 'not_found');
   assert.ok(!(await get(other.access_token, '/api/v1/customers/pool')).data.some((x) => x.name === c.name));
+});
+
+test('scope own: a pooled customer is open to every sales member; a record without an owner outside the pool is not', async () => {
+  const pooled = await createRecord(salesA.access_token, 'customers', { name: `公海可见 ${unique()}`, force: true });
+  expectStatus(await api('POST', `/api/v1/customers/${pooled.id}/release`, { token: salesA.access_token }), 200);
+  assert.equal((await get(salesB.access_token, `/api/v1/customers/${pooled.id}`)).in_pool, true);
+  const unowned = await createRecord(owner.access_token, 'customers', { name: `无主客户 ${unique()}`, owner_id: null, force: true });
+  assert.equal(unowned.owner_id, null);
+  const contact = await createRecord(owner.access_token, 'contacts', { name: `无主联系人 ${unique()}`, owner_id: null });
+  for (const p of [`/api/v1/customers/${unowned.id}`, `/api/v1/customers/${unowned.id}/history`, `/api/v1/contacts/${contact.id}`]) {
+    assertError(await api('GET', p, { token: salesB.access_token }), 404, 'not_found');
+  }
+  // nor may it be linked, nor claimed (which would tell that it exists)
+  assertError(await api('POST', '/api/v1/contacts', { token: salesB.access_token,
+    body: { name: `挂靠 ${unique()}`, customer_id: unowned.id } }), 422, 'validation_failed', { customer_id: 'not_found' });
+  assertError(await api('POST', `/api/v1/customers/${unowned.id}/claim`, { token: salesB.access_token }), 404, 'not_found');
+  assertError(await api('POST', `/api/v1/customers/${unowned.id}/claim`, { token: owner.access_token }), 409, 'conflict');
+  assert.equal((await get(owner.access_token, `/api/v1/customers/${unowned.id}`)).owner_id, null, 'scope all sees it');
 });
 
 test('notifications: unread count, read one, read all, only one\'s own', async () => {

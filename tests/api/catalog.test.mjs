@@ -473,6 +473,17 @@ test('roles: members.read reads them (sales: 200), roles.manage writes them (sal
   assert.ok(!(await role(a.access_token, 'sales')).permissions.includes('customers.delete'));
 });
 
+test('GET /roles: roles.manage or settings.manage read them without members.read (claim limits, rule editor); none of the three 403', async () => {
+  for (const [perm, status] of [['settings.manage', 200], ['roles.manage', 200], ['customers.read', 403]]) {
+    const k = `g${unique()}`.slice(0, 32);
+    expectStatus(await call(a.access_token, 'POST', '/api/v1/roles', { body: { key: k, name: `只有 ${perm}`, permissions: [perm] } }), 201);
+    const m = await addMember(a.access_token, { role: k });
+    const res = await call(m.access_token, 'GET', '/api/v1/roles');
+    if (status === 200) assert.ok(expectStatus(res, 200).data.some((r) => r.key === k), perm);
+    else assertError(res, 403, 'forbidden');
+  }
+});
+
 test('POST /roles creates a role (201) with its scope and permissions; it is listed and can be given to a member', async () => {
   const k = `auditor-${unique()}`.slice(0, 32);
   const res = await call(a.access_token, 'POST', '/api/v1/roles', {

@@ -62,7 +62,8 @@ static const struct route routes[] = {
 	WRITE("PATCH", "/api/v1/fields/{object}/{key}", "settings.manage", field_update),
 	DELETE("/api/v1/fields/{object}/{key}", "settings.manage", field_delete),
 
-	GET("/api/v1/roles", "members.read", roles_list),
+	/* also for those who set roles or the claim limits per role */
+	GET("/api/v1/roles", "members.read|roles.manage|settings.manage", roles_list),
 	WRITE("POST", "/api/v1/roles", "roles.manage", role_create),
 	WRITE("PATCH", "/api/v1/roles/{key}", "roles.manage", role_update),
 
