@@ -89,9 +89,32 @@ BEGIN
 END
 $$;
 
+-- The customer a cell names by its name, as spreadsheets do (an id is taken
+-- as an id): the one live customer of that name (compared as duplicates are,
+-- without suffix, spaces or punctuation) that the importer may see. None is
+-- the row's error not_found, several ambiguous.
+CREATE FUNCTION import_customer_ref(dest text, cell text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	owners bigint[] := scope_owners();
+	ids bigint[];
+BEGIN
+	SELECT array_agg(c.id) INTO ids FROM (SELECT id FROM customers
+		WHERE deleted_at IS NULL AND _name_norm = company_norm(cell)
+			AND record_in_scope('customers', jsonb_build_object('owner_id', owner_id, 'in_pool', in_pool), owners)
+		LIMIT 2) c;
+	IF coalesce(cardinality(ids), 0) <> 1 THEN
+		PERFORM crm_raise('CRM10', 'validation_failed', jsonb_build_object(dest,
+			CASE WHEN ids IS NULL THEN 'not_found' ELSE 'ambiguous' END));
+	END IF;
+	RETURN to_jsonb(ids[1]);
+END
+$$;
+
 -- A CSV cell as the JSON value its field takes: numbers, booleans (true,
--- 是, 1…), lists split on ; or , and members by id, e-mail or name. A
--- leading apostrophe that an export put before = + - @ is dropped.
+-- 是, 1…), lists split on ; or , members by id, e-mail or name, and
+-- customers by id or name. A leading apostrophe that an export put before
+-- = + - @ is dropped.
 CREATE FUNCTION import_value(obj text, dest text, cell text) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -111,6 +134,7 @@ BEGIN
 		WHEN f.type = 'multiselect' THEN (SELECT coalesce(jsonb_agg(btrim(x)), '[]')
 			FROM regexp_split_to_table(v, '[;,]') x WHERE btrim(x) <> '')
 		WHEN f.type IN ('user', 'ref') AND v ~ '^[0-9]{1,18}$' THEN to_jsonb(v::bigint)
+		WHEN f.type = 'ref' AND f.target = 'customers' THEN import_customer_ref(dest, v)
 		WHEN f.type = 'user' THEN coalesce((SELECT to_jsonb(id) FROM members
 			WHERE email = lower(v) OR name = v ORDER BY id LIMIT 1), to_jsonb(v))
 		ELSE to_jsonb(v) END;
@@ -155,8 +179,8 @@ BEGIN
 	PERFORM set_config('crm.user_id', i.user_id::text, true), set_config('crm.role', i.role, true);
 	FOR r IN SELECT * FROM import_rows WHERE import_id = iid AND n > i.processed_rows
 		ORDER BY n LIMIT batch LOOP
-		body := import_body(i, r.cells);
 		BEGIN
+			body := import_body(i, r.cells);
 			existing := NULL;
 			IF i.object = 'customers' AND i.duplicates <> 'create' THEN
 				SELECT to_jsonb(c) INTO existing FROM customers c WHERE c.deleted_at IS NULL

@@ -197,6 +197,28 @@ test('other objects import too: opportunities with a customer id and money, task
   assertReport(own, { created: 1, failed: 0, created_by: aService.member.id });
 });
 
+test('a customer named by its name (as a spreadsheet does): the one the importer may see; none is not_found, several ambiguous', async () => {
+  const n = unique();
+  const cust = await createRecord(aSales.access_token, 'customers', { name: `华信${n}科技有限公司` });
+  await createRecord(aSales.access_token, 'customers', { name: `重名贸易 ${n}`, force: true });
+  await createRecord(aSales.access_token, 'customers', { name: `重名贸易 ${n}`, force: true });
+  await createRecord(a.access_token, 'customers', { name: `别人的客户 ${n}`, force: true });
+  // the name as written elsewhere: without the company suffix, with other spacing
+  const csv = `姓名,客户\n张三 ${n},华信 ${n} 科技\n李四 ${n},查无此客户 ${n}\n王五 ${n},重名贸易 ${n}\n赵六 ${n},别人的客户 ${n}\n`;
+  const rep = expectStatus(await rawImport(aSales.access_token, csv, { object: 'contacts' }), 201);
+  assertReport(rep, { created: 1, failed: 3 });
+  assert.deepEqual(rep.errors.map((e) => [e.row, e.code, e.fields]), [
+    [2, 'validation_failed', { customer_id: 'not_found' }],
+    [3, 'validation_failed', { customer_id: 'ambiguous' }],
+    [4, 'validation_failed', { customer_id: 'not_found' }], // the owner's: out of the sales member's scope
+  ]);
+  const [zhang] = await all(aSales.access_token, 'contacts', `q=${encodeURIComponent(`张三 ${n}`)}`);
+  assert.equal(zhang.customer_id, cust.id);
+  // the owner (scope all) sees the owner's customer, so that row imports for them
+  const mine = expectStatus(await rawImport(a.access_token, `姓名,客户\n赵六 ${n},别人的客户 ${n}\n`, { object: 'contacts' }), 201);
+  assertReport(mine, { created: 1, failed: 0 });
+});
+
 /* ---------------------------------------------------------------- multipart */
 
 test('multipart/form-data: the file part and parameters as parts (any order), filename reported', async () => {
