@@ -713,6 +713,18 @@ BEGIN
 END
 $$;
 
+-- An id cursor (lists newest first by id): decoded, or CRM15.
+CREATE FUNCTION cursor_of_id(cur text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	c jsonb := cursor_decode(cur);
+BEGIN
+	IF cur IS NOT NULL AND (jsonb_typeof(c) IS DISTINCT FROM 'array' OR json_id(c->0) IS NULL) THEN
+		PERFORM crm_raise('CRM15', 'bad cursor', '{"cursor": "invalid_value"}');
+	END IF;
+	RETURN json_id(c->0);
+END
+$$;
+
 -- The answer of a page fetched with one row more than lim: {data,
 -- next_cursor}, the cursor made of the keys of the last row shown.
 CREATE FUNCTION page_answer(rows jsonb, lim int, keys text[]) RETURNS jsonb

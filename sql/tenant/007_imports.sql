@@ -277,3 +277,17 @@ BEGIN
 	RETURN import_json(i);
 END
 $$;
+
+-- GET /api/v1/imports: the imports the caller may see (as import_get),
+-- newest first, without their bad rows (GET /imports/{id} has them).
+CREATE FUNCTION import_list(lim int, cur text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	owners bigint[] := scope_owners();
+	after bigint := cursor_of_id(cur);
+BEGIN
+	RETURN page_answer((SELECT jsonb_agg(x.j ORDER BY x.id DESC)
+		FROM (SELECT i.id, import_json(i) - 'errors' AS j FROM imports i
+			WHERE (owners IS NULL OR i.created_by = ANY(owners)) AND (after IS NULL OR i.id < after)
+			ORDER BY i.id DESC LIMIT lim + 1) x), lim, '{id}');
+END
+$$;

@@ -551,18 +551,6 @@ BEGIN
 END
 $$;
 
--- An id cursor (lists newest first by id): decoded, or CRM15.
-CREATE FUNCTION cursor_of_id(cur text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-	c jsonb := cursor_decode(cur);
-BEGIN
-	IF cur IS NOT NULL AND (jsonb_typeof(c) IS DISTINCT FROM 'array' OR json_id(c->0) IS NULL) THEN
-		PERFORM crm_raise('CRM15', 'bad cursor', '{"cursor": "invalid_value"}');
-	END IF;
-	RETURN json_id(c->0);
-END
-$$;
-
 -- A page, newest first by id, of the rows of tbl whose col is val, without
 -- the columns in hidden (the execution log, deliveries, enrollments).
 CREATE FUNCTION child_page(tbl text, col text, val bigint, lim int, cur text,

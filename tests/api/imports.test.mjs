@@ -453,6 +453,28 @@ test('GET /imports/{id}: the importer and scope-all roles see an import; others 
   assertError(await api('GET', `/api/v1/imports/${mine.id}`), 401, 'unauthorized');
 });
 
+test('GET /imports lists the imports the caller may see, newest first, without their bad rows; pages by cursor; bad paging refused', async () => {
+  const mine = expectStatus(await rawImport(aSales.access_token, `name,phone\n列表导入 ${unique()},12\n`, { object: 'customers' }), 201);
+  const owners = expectStatus(await rawImport(a.access_token, `客户名称\n列表老板 ${unique()}\n`, { object: 'customers' }), 201);
+  const salesList = expectStatus(await call(aSales.access_token, 'GET', '/api/v1/imports?limit=200'), 200).data;
+  assert.ok(salesList.every((i) => i.created_by === aSales.member.id), 'a sales member sees only their own');
+  const listed = salesList.find((i) => i.id === mine.id);
+  assert.equal(listed.failed, 1);
+  assert.equal(listed.status, 'done');
+  assert.ok(!('errors' in listed), 'the bad rows are in GET /imports/{id}');
+  const ownerFirst = expectStatus(await call(a.access_token, 'GET', '/api/v1/imports?limit=1'), 200);
+  assert.deepEqual(ownerFirst.data.map((i) => i.id), [owners.id], 'newest first');
+  const next = expectStatus(await call(a.access_token, 'GET', `/api/v1/imports?limit=1&cursor=${ownerFirst.next_cursor}`), 200);
+  assert.ok(next.data[0].id < owners.id, 'the next page goes on below');
+  const c = await signup();
+  assert.deepEqual(expectStatus(await call(c.access_token, 'GET', '/api/v1/imports'), 200).data, [], 'a new workspace lists none of the others\'');
+  const theirs = expectStatus(await rawImport(c.access_token, `客户名称\n丙导入 ${unique()}\n`, { object: 'customers' }), 201);
+  assert.deepEqual(expectStatus(await call(c.access_token, 'GET', '/api/v1/imports'), 200).data.map((i) => i.id), [theirs.id]);
+  assertError(await call(a.access_token, 'GET', '/api/v1/imports?limit=0'), 422, 'validation_failed', { limit: 'invalid_value' });
+  assertError(await call(a.access_token, 'GET', '/api/v1/imports?cursor=nonsense'), 400, 'bad_request', { cursor: 'invalid_value' });
+  assertError(await api('GET', '/api/v1/imports'), 401, 'unauthorized');
+});
+
 test('a body over 20 MiB answers 413 payload_too_large; nothing is created', async () => {
   const src = `导入L ${unique()}`;
   const head = Buffer.from(`客户名称,来源\n超大 ${src},${src}\n`);

@@ -29,6 +29,7 @@ static struct db_stmt stmt_create = DB_STMT(
 static struct db_stmt stmt_enqueue = DB_STMT(
     "INSERT INTO public.jobs (tenant_id, kind, ref_id) VALUES ($1, 'import', $2)", 2);
 static struct call import_get = CALL("SELECT import_get($1)::text", 1, "{id}", 200);
+static struct call import_list = CALL("SELECT import_list($1, $2)::text", 2, "limit cursor", 200);
 
 /* Stores a named parameter (a multipart part or a query parameter). */
 static int
@@ -252,6 +253,7 @@ imports_create(struct req *r)
 
 static const struct route routes[] = {
 	{"POST", "/api/v1/imports", imports_create, AUTH_TENANT, NULL, ROUTE_UPLOAD, NULL},
+	{"GET", "/api/v1/imports", call_handler, AUTH_TENANT, NULL, 0, &import_list},
 	{"GET", "/api/v1/imports/{id}", call_handler, AUTH_TENANT, NULL, 0, &import_get},
 	{NULL, NULL, NULL, AUTH_NONE, NULL, 0, NULL},
 };
