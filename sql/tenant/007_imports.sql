@@ -279,15 +279,20 @@ END
 $$;
 
 -- GET /api/v1/imports: the imports the caller may see (as import_get),
--- newest first, without their bad rows (GET /imports/{id} has them).
-CREATE FUNCTION import_list(lim int, cur text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+-- newest first, without their bad rows (GET /imports/{id} has them); dry
+-- ('true' or 'false', NULL for both) keeps the dry runs or the real imports.
+CREATE FUNCTION import_list(lim int, cur text, dry text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	owners bigint[] := scope_owners();
 	after bigint := cursor_of_id(cur);
 BEGIN
+	IF dry IS NOT NULL AND dry NOT IN ('true', 'false') THEN
+		PERFORM crm_raise('CRM15', 'bad dry_run', '{"dry_run": "invalid_value"}');
+	END IF;
 	RETURN page_answer((SELECT jsonb_agg(x.j ORDER BY x.id DESC)
 		FROM (SELECT i.id, import_json(i) - 'errors' AS j FROM imports i
 			WHERE (owners IS NULL OR i.created_by = ANY(owners)) AND (after IS NULL OR i.id < after)
+				AND (dry IS NULL OR i.dry_run = dry::bool)
 			ORDER BY i.id DESC LIMIT lim + 1) x), lim, '{id}');
 END
 $$;

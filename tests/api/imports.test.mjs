@@ -475,6 +475,20 @@ test('GET /imports lists the imports the caller may see, newest first, without t
   assertError(await api('GET', '/api/v1/imports'), 401, 'unauthorized');
 });
 
+test('GET /imports?dry_run=false|true keeps the real imports or the dry runs; any other value 400', async () => {
+  const c = await signup();
+  const csv = `客户名称\n试运行筛选 ${unique()}\n`;
+  const dry = expectStatus(await rawImport(c.access_token, csv, { object: 'customers', dry_run: 'true' }), 201);
+  const real = expectStatus(await rawImport(c.access_token, csv, { object: 'customers' }), 201);
+  const ids = async (q) => expectStatus(await call(c.access_token, 'GET', `/api/v1/imports${q}`), 200).data.map((i) => i.id);
+  assert.deepEqual(await ids(''), [real.id, dry.id]);
+  assert.deepEqual(await ids('?dry_run=false'), [real.id]);
+  assert.deepEqual(await ids('?dry_run=true&limit=5'), [dry.id]);
+  for (const bad of ['yes', '1', '', 'TRUE']) {
+    assertError(await call(c.access_token, 'GET', `/api/v1/imports?dry_run=${bad}`), 400, 'bad_request', { dry_run: 'invalid_value' });
+  }
+});
+
 test('a body over 20 MiB answers 413 payload_too_large; nothing is created', async () => {
   const src = `导入L ${unique()}`;
   const head = Buffer.from(`客户名称,来源\n超大 ${src},${src}\n`);

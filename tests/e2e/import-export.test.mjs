@@ -1,7 +1,8 @@
 // Import, export, the home dashboard and a large kanban, against the real API
 // (docs/ENDPOINTS.md "Imports", docs/RECORDS.md "Export"): a CSV with a bad row goes
 // through the import wizard (the API's column proposal, one column mapped by hand,
-// the dry run's report naming the bad row, then the import), a GBK file is read as
+// the dry run's report naming the bad row, then the import, listed among the recent
+// imports and its report opened again), a GBK file is read as
 // GBK, a file of more than 500 rows is queued and followed to its report, the
 // customer list's export downloads the customers its search finds, the home screen
 // draws my pipeline (ECharts, not loaded by the first screen) and counts my work, a
@@ -100,6 +101,20 @@ test('a CSV with a bad row: mapping, dry run report, then the good rows imported
     assert.equal(await reportCount(report, 'created'), 3);
     assert.equal(await reportCount(report, 'failed'), 1);
     await shot(page, 'import-done');
+
+    // The recent imports (the dry runs left out): this one, whose report opens again
+    // with its bad row.
+    const history = page.getByTestId('import-history-row');
+    await history.first().waitFor();
+    assert.equal(await history.count(), 1);
+    assert.match(await history.first().textContent(), /客户名单\.csv.*已完成.*新建 3 · 有问题 1/s);
+    await history.first().getByTestId('import-history-report').click();
+    const dialog = page.getByTestId('import-history-dialog');
+    await dialog.getByTestId('problem-line-4').waitFor();
+    assert.equal(await reportCount(dialog, 'created'), 3);
+    await shot(page, 'import-history');
+    await dialog.getByRole('button', { name: /close|关闭/i }).click();
+    await dialog.waitFor({ state: 'hidden' });
 
     const { data } = await ws.api('GET', '/customers?sort=name&limit=50');
     const got = Object.fromEntries(data.map((c) => [c.name, c]));

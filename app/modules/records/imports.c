@@ -29,7 +29,8 @@ static struct db_stmt stmt_create = DB_STMT(
 static struct db_stmt stmt_enqueue = DB_STMT(
     "INSERT INTO public.jobs (tenant_id, kind, ref_id) VALUES ($1, 'import', $2)", 2);
 static struct call import_get = CALL("SELECT import_get($1)::text", 1, "{id}", 200);
-static struct call import_list = CALL("SELECT import_list($1, $2)::text", 2, "limit cursor", 200);
+static struct call import_list = CALL("SELECT import_list($1, $2, $3)::text", 3,
+    "limit cursor q:dry_run", 200);
 
 /* Stores a named parameter (a multipart part or a query parameter). */
 static int
