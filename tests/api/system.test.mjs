@@ -1,8 +1,10 @@
-// System calls without auth (health, version, OpenAPI), routing (404 vs 405)
-// and the X-Request-Id every answer carries.
+// System calls without auth (health, version, OpenAPI), routing (404 vs 405),
+// nginx's own refusals in the error shape and the X-Request-Id every answer
+// carries.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
-import { api, assertError, expectStatus } from './lib.mjs';
+import { api, assertError, BASE_URL, expectStatus } from './lib.mjs';
 
 test('health answers ok with db and redis ok', async () => {
   const res = await api('GET', '/api/v1/health');
@@ -74,6 +76,23 @@ test('a body over nginx\'s limit answers 413 in the error shape with a single X-
   const res = await api('POST', '/api/v1/auth/login', { raw: 'x'.repeat(3 * 1024 * 1024) });
   assertError(res, 413, 'payload_too_large');
   assert.match(res.headers.get('x-request-id') || '', /^[0-9a-f]+$/, 'one request id, not two joined');
+});
+
+test('a request nginx itself refuses (a NUL byte in the path, a header line with a NUL) answers 400 in the error shape', async () => {
+  for (const p of ['/api/v1/rules/%00', '/api/v1/customers/1%00/claim', '/app/%00']) {
+    assertError(await api('GET', p), 400, 'bad_request');
+  }
+  const { hostname, port } = new URL(BASE_URL);
+  const answer = await new Promise((resolve, reject) => {
+    const sock = net.connect({ host: hostname, port: Number(port) || 80 }, () => {
+      sock.end('GET /api/v1/me HTTP/1.1\r\nHost: crm\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n');
+    });
+    let text = '';
+    sock.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve(text)).on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /content-type: application\/json/i);
+  assert.match(answer, /\{"error":\{"code":"bad_request",/);
 });
 
 test('a query string that is not UTF-8 answers 400, not 500', async () => {
