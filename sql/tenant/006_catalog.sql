@@ -46,16 +46,56 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The columns of a CSV export: id, the visible fields in form order, tags,
--- times.
+-- times; labelled as the fields are (an import maps 标签 back to tags).
 CREATE FUNCTION export_columns(obj text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_build_array(jsonb_build_object('key', 'id', 'label', 'ID', 'custom', false))
 		|| coalesce((SELECT jsonb_agg(jsonb_build_object('key', key, 'label', label, 'custom', NOT core)
 			ORDER BY NOT core, position, key)
 			FROM fields WHERE object = obj AND NOT key = ANY(hidden_fields(obj))), '[]')
-		|| jsonb_build_array(jsonb_build_object('key', 'tags', 'label', 'tags', 'custom', false),
-			jsonb_build_object('key', 'created_at', 'label', 'created_at', 'custom', false),
-			jsonb_build_object('key', 'updated_at', 'label', 'updated_at', 'custom', false))
+		|| jsonb_build_array(jsonb_build_object('key', 'tags', 'label', '标签', 'custom', false),
+			jsonb_build_object('key', 'created_at', 'label', '创建时间', 'custom', false),
+			jsonb_build_object('key', 'updated_at', 'label', '更新时间', 'custom', false))
+$$;
+
+-- How an export names the given ids, {"id": "name"}: members (what 'user')
+-- by name, or by e-mail where another member has the same name; customers
+-- (what 'customers') by name, those the caller may see.
+CREATE FUNCTION export_names(what text, ids bigint[]) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(jsonb_object_agg(x.id, x.name), '{}') FROM (
+		SELECT m.id, CASE WHEN EXISTS (SELECT 1 FROM members o WHERE o.name = m.name AND o.id <> m.id)
+			THEN m.email ELSE m.name END AS name
+		FROM members m WHERE what = 'user' AND m.id = ANY(ids)
+		UNION ALL
+		SELECT c.id, c.name FROM customers c WHERE what = 'customers' AND c.id = ANY(ids) AND c.deleted_at IS NULL
+			AND record_in_scope('customers', jsonb_build_object('owner_id', c.owner_id, 'in_pool', c.in_pool),
+				scope_owners())) x
+$$;
+
+-- A page of an export: the list's page (record_list) with each member field
+-- (owner, assignee, custom member fields) as the member's name and each link
+-- to a customer as its name, as a person reads them and an import takes them
+-- back. A customer the caller may not see keeps its id.
+CREATE FUNCTION export_page(obj text, params jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	page jsonb := record_list(obj, params);
+	f record;
+	names jsonb;
+BEGIN
+	FOR f IN SELECT CASE WHEN core THEN ARRAY[key] ELSE ARRAY['custom', key] END AS path,
+			CASE WHEN type = 'user' THEN 'user' ELSE 'customers' END AS what
+		FROM fields WHERE object = obj AND (type = 'user' OR (type = 'ref' AND target = 'customers')) LOOP
+		names := export_names(f.what, ARRAY(SELECT DISTINCT (r #>> f.path)::bigint
+			FROM jsonb_array_elements(page->'data') r WHERE jsonb_typeof(r #> f.path) = 'number'));
+		CONTINUE WHEN names = '{}';
+		page := jsonb_set(page, '{data}', (SELECT jsonb_agg(CASE WHEN names ? (r #>> f.path)
+				THEN jsonb_set(r, f.path, names->(r #>> f.path)) ELSE r END ORDER BY n)
+			FROM jsonb_array_elements(page->'data') WITH ORDINALITY x(r, n)));
+	END LOOP;
+	RETURN page;
+END
 $$;
 
 -- A default value checked as a value of a field of type t with the given

@@ -111,6 +111,25 @@ BEGIN
 END
 $$;
 
+-- The member a cell names by e-mail, or by name when one member alone has
+-- it (an export writes the e-mail of a name that two members share). None is
+-- the row's error not_found, several ambiguous.
+CREATE FUNCTION import_member_ref(dest text, cell text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	ids bigint[] := ARRAY(SELECT id FROM members WHERE email = lower(cell));
+BEGIN
+	IF cardinality(ids) = 0 THEN
+		ids := ARRAY(SELECT id FROM members WHERE name = cell ORDER BY id LIMIT 2);
+	END IF;
+	IF cardinality(ids) <> 1 THEN
+		PERFORM crm_raise('CRM10', 'validation_failed', jsonb_build_object(dest,
+			CASE WHEN cardinality(ids) = 0 THEN 'not_found' ELSE 'ambiguous' END));
+	END IF;
+	RETURN to_jsonb(ids[1]);
+END
+$$;
+
 -- A CSV cell as the JSON value its field takes: numbers, booleans (true,
 -- 是, 1…), lists split on ; or , members by id, e-mail or name, and
 -- customers by id or name. A leading apostrophe that an export put before
@@ -135,8 +154,7 @@ BEGIN
 			FROM regexp_split_to_table(v, '[;,]') x WHERE btrim(x) <> '')
 		WHEN f.type IN ('user', 'ref') AND v ~ '^[0-9]{1,18}$' THEN to_jsonb(v::bigint)
 		WHEN f.type = 'ref' AND f.target = 'customers' THEN import_customer_ref(dest, v)
-		WHEN f.type = 'user' THEN coalesce((SELECT to_jsonb(id) FROM members
-			WHERE email = lower(v) OR name = v ORDER BY id LIMIT 1), to_jsonb(v))
+		WHEN f.type = 'user' THEN import_member_ref(dest, v)
 		ELSE to_jsonb(v) END;
 END
 $$;

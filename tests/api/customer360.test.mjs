@@ -699,6 +699,51 @@ test('CSV export: custom fields are columns under their labels (lists joined by 
   assert.equal(empty[header.indexOf('爱好')], '');
 });
 
+test('CSV export: members and linked customers by name (an e-mail for a name two members share), a customer out of the caller\'s scope by id; the file imports back as it was', async () => {
+  const t = (await signup()).access_token;
+  const n = unique();
+  const fang1 = await addMember(t, { role: 'sales', name: '王芳' });
+  const fang2 = await addMember(t, { role: 'sales', name: '王芳' });
+  expectStatus(await call(t, 'POST', '/api/v1/roles', { body: { key: 'exp_own', name: '导出员', record_scope: 'own', permissions: ['contacts.read', 'contacts.export'] } }), 201);
+  const lei = await addMember(t, { role: 'exp_own', name: '赵磊' });
+  const leis = await customer(t, { name: `赵磊的客户 ${n}`, owner_id: lei.member.id });
+  const fangs = await customer(t, { name: `王芳的客户 ${n}`, owner_id: fang1.member.id });
+  const c1 = await createRecord(t, 'contacts', { name: `联系人甲 ${n}`, customer_id: leis.id, owner_id: lei.member.id });
+  const c2 = await createRecord(t, 'contacts', { name: `联系人乙 ${n}`, customer_id: fangs.id, owner_id: lei.member.id });
+  const c3 = await createRecord(t, 'contacts', { name: `联系人丙 ${n}`, customer_id: fangs.id, owner_id: fang2.member.id });
+
+  const read = async (token) => {
+    const res = await getRaw(token, '/api/v1/contacts/export?sort=name');
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    const [header, ...rows] = parseCsv(res.text.slice(1)).filter((r) => r.length > 1);
+    const byId = Object.fromEntries(rows.map((r) => [Number(r[header.indexOf('ID')]), Object.fromEntries(header.map((h, i) => [h, r[i]]))]));
+    return { text: res.text, header, byId };
+  };
+  const all = await read(t);
+  for (const label of ['客户', '负责人', '标签', '创建时间', '更新时间']) assert.ok(all.header.includes(label), `${label} in ${all.header}`);
+  assert.deepEqual([all.byId[c1.id]['客户'], all.byId[c1.id]['负责人']], [leis.name, '赵磊']);
+  assert.deepEqual([all.byId[c2.id]['客户'], all.byId[c2.id]['负责人']], [fangs.name, '赵磊']);
+  assert.deepEqual([all.byId[c3.id]['客户'], all.byId[c3.id]['负责人']], [fangs.name, fang2.member.email], 'a shared name is written as the e-mail');
+
+  const own = await read(lei.access_token);
+  assert.deepEqual(Object.keys(own.byId).map(Number).sort(), [c1.id, c2.id].sort(), 'scope own: their contacts');
+  assert.equal(own.byId[c1.id]['客户'], leis.name);
+  assert.equal(own.byId[c2.id]['客户'], String(fangs.id), 'a customer the caller may not see keeps its id');
+  assert.ok(!own.text.includes(fangs.name), 'nor its name anywhere');
+
+  // The owner's file, imported again: each copy has the customer and owner of its original.
+  const rep = expectStatus(await call(t, 'POST', '/api/v1/imports?object=contacts', { raw: all.text, headers: { 'content-type': 'text/csv' } }), 201);
+  assert.deepEqual([rep.created, rep.failed], [3, 0], JSON.stringify(rep.errors));
+  const copies = (await list(t, 'contacts', `q=${encodeURIComponent(n)}`)).filter((x) => ![c1.id, c2.id, c3.id].includes(x.id));
+  const was = (x) => [x.name, x.customer_id, x.owner_id];
+  assert.deepEqual(copies.map(was).sort(), [c1, c2, c3].map(was).sort());
+
+  // A name two members share is refused by an import, an unknown one too.
+  const csv = `姓名,客户,负责人\n重名 ${n},${leis.name},王芳\n无名 ${n},${leis.name},没有这个人\n`;
+  const bad = expectStatus(await call(t, 'POST', '/api/v1/imports?object=contacts', { raw: csv, headers: { 'content-type': 'text/csv' } }), 201);
+  assert.deepEqual(bad.errors.map((e) => [e.row, e.fields]), [[1, { owner_id: 'ambiguous' }], [2, { owner_id: 'not_found' }]]);
+});
+
 test('CSV export: fields hidden from the role are absent; out-of-scope records absent; without the export right 403; a bad filter 400', async () => {
   const t = a.access_token;
   const n = unique();

@@ -16,8 +16,9 @@
 /* [{key, label, custom}…]: the columns the caller may see, in form order. */
 static struct db_stmt stmt_columns = DB_STMT(
     "SELECT export_columns($1)::text", 1);
+/* A page of record_list, members and customers by name. */
 static struct db_stmt stmt_page = DB_STMT(
-    "SELECT record_list($1, $2::jsonb)::text", 2);
+    "SELECT export_page($1, $2::jsonb)::text", 2);
 
 /* A JSON value as CSV text: strings as they are, arrays joined by "; ". */
 static const char *
