@@ -33,11 +33,21 @@ on_signal(int sig)
 		got_chld = 1;
 }
 
+/* A worker's SIGTERM: libfcgi retries an accept() interrupted by a signal
+ * unless told that the process is shutting down. */
+static void
+on_worker_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+	FCGX_ShutdownPending();
+}
+
 /* No SA_RESTART: a signal must interrupt a blocking accept(). */
 static void
-catch_signal(int sig)
+catch_signal(int sig, void (*handler)(int))
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = handler};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(sig, &sa, NULL);
@@ -76,8 +86,8 @@ worker_main(int listen_fd, server_serve_fn *serve)
 	sigaddset(&term, SIGINT);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	catch_signal(SIGTERM);
-	catch_signal(SIGINT);
+	catch_signal(SIGTERM, on_worker_term);
+	catch_signal(SIGINT, on_worker_term);
 	arena_init(&arena);
 	FCGX_InitRequest(&fr, listen_fd, 0);
 	for (;;) {
@@ -222,10 +232,10 @@ server_run(int listen_fd, int workers, server_serve_fn *serve, char **argv)
 	sigaddset(&all, SIGCHLD);
 	/* Handled only inside sigsuspend, so no wake-up is ever lost. */
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	catch_signal(SIGTERM);
-	catch_signal(SIGINT);
-	catch_signal(SIGHUP);
-	catch_signal(SIGCHLD);
+	catch_signal(SIGTERM, on_signal);
+	catch_signal(SIGINT, on_signal);
+	catch_signal(SIGHUP, on_signal);
+	catch_signal(SIGCHLD, on_signal);
 	for (int i = 0; i < p.n; i++)
 		spawn(&p, i, listen_fd, serve);
 	log_info("crm-api started %d workers", p.n);

@@ -159,6 +159,11 @@ test('SIGHUP replaces every worker while calls keep succeeding', async () => {
   });
   assert.equal(apiPid(), pid, 'the supervisor keeps its pid across a reload');
   await allOk(owner.access_token);
+  // Idle, a reload's old workers leave at once: none waits for one more call.
+  const idle = workerPids();
+  process.kill(pid, 'SIGHUP');
+  await waitFor('the idle old workers to leave', () => !workerPids().some((p) => idle.includes(p)), 3000);
+  await allOk(owner.access_token);
 });
 
 test('SIGTERM lets a request in flight finish, then crm-api exits', async () => {
@@ -169,6 +174,7 @@ test('SIGTERM lets a request in flight finish, then crm-api exits', async () => 
   process.kill(pid, 'SIGTERM');
   const created = await inFlight;
   assert.ok(created.access_token, 'the sign-up in flight was answered');
+  // within 3 s: the idle workers leave on the signal, none waits to be killed
   await waitFor('crm-api to exit', () => {
     try {
       process.kill(pid, 0);
@@ -176,7 +182,7 @@ test('SIGTERM lets a request in flight finish, then crm-api exits', async () => 
     } catch {
       return true;
     }
-  });
+  }, 3000);
   stackStart();
   await allOk(owner.access_token);
 });
