@@ -89,45 +89,38 @@ BEGIN
 END
 $$;
 
--- The customer a cell names by its name, as spreadsheets do (an id is taken
--- as an id): the one live customer of that name (compared as duplicates are,
--- without suffix, spaces or punctuation) that the importer may see. None is
--- the row's error not_found, several ambiguous.
-CREATE FUNCTION import_customer_ref(dest text, cell text) RETURNS jsonb
+-- The one record a cell names among ids (at most two looked up): none is the
+-- row's error not_found, several ambiguous.
+CREATE FUNCTION import_one_of(dest text, ids bigint[]) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	owners bigint[] := scope_owners();
-	ids bigint[];
 BEGIN
-	SELECT array_agg(c.id) INTO ids FROM (SELECT id FROM customers
-		WHERE deleted_at IS NULL AND _name_norm = company_norm(cell)
-			AND record_in_scope('customers', jsonb_build_object('owner_id', owner_id, 'in_pool', in_pool), owners)
-		LIMIT 2) c;
-	IF coalesce(cardinality(ids), 0) <> 1 THEN
-		PERFORM crm_raise('CRM10', 'validation_failed', jsonb_build_object(dest,
-			CASE WHEN ids IS NULL THEN 'not_found' ELSE 'ambiguous' END));
-	END IF;
-	RETURN to_jsonb(ids[1]);
-END
-$$;
-
--- The member a cell names by e-mail, or by name when one member alone has
--- it (an export writes the e-mail of a name that two members share). None is
--- the row's error not_found, several ambiguous.
-CREATE FUNCTION import_member_ref(dest text, cell text) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	ids bigint[] := ARRAY(SELECT id FROM members WHERE email = lower(cell));
-BEGIN
-	IF cardinality(ids) = 0 THEN
-		ids := ARRAY(SELECT id FROM members WHERE name = cell ORDER BY id LIMIT 2);
-	END IF;
 	IF cardinality(ids) <> 1 THEN
 		PERFORM crm_raise('CRM10', 'validation_failed', jsonb_build_object(dest,
 			CASE WHEN cardinality(ids) = 0 THEN 'not_found' ELSE 'ambiguous' END));
 	END IF;
 	RETURN to_jsonb(ids[1]);
 END
+$$;
+
+-- The customer a cell names by its name, as spreadsheets do (an id is taken
+-- as an id): the one live customer of that name (compared as duplicates are,
+-- without suffix, spaces or punctuation) that the importer may see.
+CREATE FUNCTION import_customer_ref(dest text, cell text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT import_one_of(dest, ARRAY(SELECT id FROM customers
+		WHERE deleted_at IS NULL AND _name_norm = company_norm(cell)
+			AND record_in_scope('customers', jsonb_build_object('owner_id', owner_id, 'in_pool', in_pool),
+				scope_owners())
+		LIMIT 2))
+$$;
+
+-- The member a cell names by e-mail, or by name when one member alone has
+-- it (an export writes the e-mail of a name that two members share).
+CREATE FUNCTION import_member_ref(dest text, cell text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT import_one_of(dest, coalesce(
+		(SELECT ARRAY[id] FROM members WHERE email = lower(cell)),
+		ARRAY(SELECT id FROM members WHERE name = cell ORDER BY id LIMIT 2)))
 $$;
 
 -- A CSV cell as the JSON value its field takes: numbers, booleans (true,
