@@ -68,9 +68,9 @@ LANGUAGE sql STABLE AS $$
 			THEN m.email ELSE m.name END AS name
 		FROM members m WHERE what = 'user' AND m.id = ANY(ids)
 		UNION ALL
-		SELECT c.id, c.name FROM customers c WHERE what = 'customers' AND c.id = ANY(ids) AND c.deleted_at IS NULL
-			AND record_in_scope('customers', jsonb_build_object('owner_id', c.owner_id, 'in_pool', c.in_pool),
-				scope_owners())) x
+		SELECT c.id, c.name FROM customers c, (SELECT scope_owners() AS owners) s
+		WHERE what = 'customers' AND c.id = ANY(ids) AND c.deleted_at IS NULL
+			AND record_in_scope('customers', to_jsonb(c), s.owners)) x
 $$;
 
 -- A page of an export: the list's page (record_list) with each member field

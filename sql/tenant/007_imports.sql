@@ -107,10 +107,9 @@ $$;
 -- without suffix, spaces or punctuation) that the importer may see.
 CREATE FUNCTION import_customer_ref(dest text, cell text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-	SELECT import_one_of(dest, ARRAY(SELECT id FROM customers
-		WHERE deleted_at IS NULL AND _name_norm = company_norm(cell)
-			AND record_in_scope('customers', jsonb_build_object('owner_id', owner_id, 'in_pool', in_pool),
-				scope_owners())
+	SELECT import_one_of(dest, ARRAY(SELECT c.id FROM customers c, (SELECT scope_owners() AS owners) s
+		WHERE c.deleted_at IS NULL AND c._name_norm = company_norm(cell)
+			AND record_in_scope('customers', to_jsonb(c), s.owners)
 		LIMIT 2))
 $$;
 
